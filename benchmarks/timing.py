@@ -1,0 +1,64 @@
+"""Backend-aware timing helpers shared by the benchmark scripts.
+
+Each benchmark compares functions measured in the same run, so it prints ratios that survive a noisy, shared machine.
+"""
+
+import os
+import time
+
+import keras
+import numpy as np
+
+from hypertext.backend_utils import value_and_grad  # noqa: F401  (re-exported for the scripts)
+
+
+def compile_fn(fn, jit=False):
+    """Wraps `fn(*arrays)` for the current backend: `tf.function` (XLA with `jit`), `jax.jit`, or torch as is."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=jit)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+def block(result):
+    """Waits for asynchronous backends (JAX, GPU torch) to finish computing `result`."""
+    keras.tree.map_structure(lambda t: keras.ops.convert_to_numpy(keras.ops.sum(t)) if hasattr(t, "shape") else t,
+                             result)
+
+
+def median_seconds(fn, args, repeats=10, warmup=2, max_seconds=None):
+    """Median wall time of `fn(*args)` over `repeats` runs, after `warmup` runs that compile and warm caches."""
+    for _ in range(warmup):
+        block(fn(*args))
+    times = []
+    budget_start = time.perf_counter()
+    for _ in range(repeats):
+        start = time.perf_counter()
+        block(fn(*args))
+        times.append(time.perf_counter() - start)
+        if max_seconds is not None and time.perf_counter() - budget_start > max_seconds:
+            break
+    return float(np.median(times))
+
+
+def device_description():
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return f"jax {jax.__version__} on {jax.devices()[0].device_kind}"
+    if backend == "torch":
+        import torch
+
+        dev = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+        return f"torch {torch.__version__} on {dev}"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"tensorflow {tf.__version__} on {'GPU' if gpus else 'CPU'} ({os.cpu_count()} cores)"

@@ -1,0 +1,56 @@
+"""Float64 NumPy references that the layer tests compare against. Written for clarity, not speed."""
+
+import numpy as np
+
+
+
+def per_sample_conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
+    """Sample by sample, tap by tap: y[b, t, o] = sum_j sum_c xpad[b, t*s + j*d, c] * kernel[b, o, j, c]."""
+    x = np.asarray(x, np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    batch, length, _ = x.shape
+    out_channels, kernel_size = kernel.shape[1], kernel.shape[2]
+    # Padding worked out independently of hypertext.ops, from the definitions in Keras' docs.
+    span = dilation_rate * (kernel_size - 1) + 1
+    if padding == "valid":
+        left = right = 0
+    elif padding == "causal":
+        left, right = span - 1, 0
+    else:  # "same": ceil(length / strides) outputs, the odd pad on the right
+        total = max((-(-length // strides) - 1) * strides + span - length, 0)
+        left, right = total // 2, total - total // 2
+    out_len = (length + left + right - span) // strides + 1
+    xp = np.pad(x, [(0, 0), (left, right), (0, 0)])
+    y = np.zeros((batch, out_len, out_channels))
+    for b in range(batch):
+        for t in range(out_len):
+            for j in range(kernel_size):
+                y[b, t] += kernel[b, :, j, :] @ xp[b, t * strides + j * dilation_rate]
+    if bias is not None:
+        y += np.asarray(bias, np.float64)[:, None, :]
+    return y
+
+
+def per_sample_conv1d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None,
+                                dilation_rate=1):
+    """Scatter form: input step i, through tap j, adds to output t = i*s + j*d - crop (TensorFlow's convention)."""
+    x = np.asarray(x, np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    batch, length, _ = x.shape
+    out_channels, kernel_size = kernel.shape[1], kernel.shape[2]
+    span = dilation_rate * (kernel_size - 1) + 1
+    if output_padding is None:
+        out_len = length * strides + (max(span - strides, 0) if padding == "valid" else 0)
+    else:
+        out_len = (length - 1) * strides + span - 2 * (span // 2 if padding == "same" else 0) + output_padding
+    crop = max((length - 1) * strides + span - out_len, 0) // 2 if padding == "same" else 0
+    y = np.zeros((batch, out_len, out_channels))
+    for b in range(batch):
+        for i in range(length):
+            for j in range(kernel_size):
+                t = i * strides + j * dilation_rate - crop
+                if 0 <= t < out_len:
+                    y[b, t] += kernel[b, :, j, :] @ x[b, i]
+    if bias is not None:
+        y += np.asarray(bias, np.float64)[:, None, :]
+    return y
