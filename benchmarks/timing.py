@@ -62,3 +62,31 @@ def device_description():
 
     gpus = tf.config.list_physical_devices("GPU")
     return f"tensorflow {tf.__version__} on {'GPU' if gpus else 'CPU'} ({os.cpu_count()} cores)"
+
+
+def parse_shapes(text, names):
+    """Parses "32,64,128,128,3;8,32,64,64,5" into dicts keyed by `names`."""
+    shapes = []
+    for chunk in text.split(";"):
+        values = [int(v) for v in chunk.split(",")]
+        if len(values) != len(names):
+            raise SystemExit(f"--shapes wants {','.join(names)} per entry. Received: {chunk!r}")
+        shapes.append(dict(zip(names, values)))
+    return shapes
+
+
+def fwd_and_fwd_bwd_seconds(loss_fn, args, num_grad_args, jit, repeats, max_seconds):
+    """Times `loss_fn(*args)` forward, and forward plus gradients of the first `num_grad_args` args."""
+    fwd = compile_fn(loss_fn, jit)
+    fwd_bwd = compile_fn(value_and_grad(loss_fn, num_grad_args), jit)
+    warmup = 1 if max_seconds else 2
+    return (median_seconds(fwd, args, repeats, warmup, max_seconds),
+            median_seconds(fwd_bwd, args, repeats, warmup, max_seconds))
+
+
+def print_table(title, header, rows):
+    print(f"\n{title}")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")

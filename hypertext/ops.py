@@ -109,12 +109,13 @@ def _taps(x, kernel_size, strides, dilation_rate, output_length):
 
 
 def _unfold(x, kernel, strides, dilation_rate, output_length):
-    # Patches (batch, L', K*C) against kernels (batch, K*C, O): one batched matmul, whose FLOPs equal a shared conv's.
+    # Patches (batch, L', K*C) against kernels (batch, O, K*C): one batched matmul, whose FLOPs equal a shared conv's.
+    # The kernel is only reshaped (never transposed), and the patches concatenate taps in the same (K, C) order.
     kernel_size, in_channels, out_channels = kernel.shape[2], kernel.shape[3], kernel.shape[1]
     taps = _taps(x, kernel_size, strides, dilation_rate, output_length)
     patches = taps[0] if kernel_size == 1 else ops.concatenate(taps, axis=-1)
-    weights = ops.reshape(ops.transpose(kernel, (0, 2, 3, 1)), (-1, kernel_size * in_channels, out_channels))
-    return ops.matmul(patches, weights)
+    weights = ops.reshape(kernel, (-1, out_channels, kernel_size * in_channels))
+    return ops.einsum("blf,bof->blo", patches, weights)
 
 
 def _fold(x, kernel, strides, dilation_rate, output_length):

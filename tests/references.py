@@ -1,5 +1,6 @@
 """Float64 NumPy references that the layer tests compare against. Written for clarity, not speed."""
 
+import keras
 import numpy as np
 
 
@@ -54,3 +55,30 @@ def per_sample_conv1d_transpose(x, kernel, bias=None, strides=1, padding="valid"
     if bias is not None:
         y += np.asarray(bias, np.float64)[:, None, :]
     return y
+
+
+def generated_kernel(generator, context, sample_mask=None):
+    """What a KernelGenerator must emit, recomputed in float64 from its weights: (kernel, bias or None)."""
+    w = {v.name: np.asarray(keras.ops.convert_to_numpy(v.value), np.float64) for v in generator.weights}
+    context = np.asarray(context, np.float64)
+    o, c, k = generator.filters, generator.in_channels, generator.kernel_size
+    if generator.mode == "dense":
+        flat = context @ w["projection_kernel"] + w["projection_bias"]
+    elif generator.mode == "low_rank":
+        left = (context @ w["left_kernel"] + w["left_bias"]).reshape(len(context), o, generator.rank)
+        right = (context @ w["right_kernel"] + w["right_bias"]).reshape(len(context), generator.rank, -1)
+        flat = left @ right
+    else:
+        flat = (context @ w["mixing_kernel"] + w["mixing_bias"]) @ w["bases"]
+    kernel = flat.reshape(len(context), o, -1, c)
+    if generator.tap_pattern is not None:
+        kernel = kernel[:, :, list(generator.tap_pattern), :]
+    elif generator.tap_tiling is not None:
+        kernel = np.tile(kernel, (1, 1, generator.tap_tiling, 1))
+    assert kernel.shape[2] == k
+    if generator.kernel_mask is not None:
+        kernel = kernel * generator.kernel_mask
+    if sample_mask is not None:
+        kernel = kernel * sample_mask
+    bias = context @ w["bias_kernel"] + w["bias_bias"] if generator.use_bias else None
+    return kernel, bias

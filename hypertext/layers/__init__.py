@@ -1,5 +1,9 @@
 """hypertext's Keras layers. Every class is registered for `.keras` serialisation under the package "hypertext"."""
 
+from hypertext.layers.hyper_conv1d import HyperConv1D
+from hypertext.layers.hyper_conv1d_transpose import HyperConv1DTranspose
+from hypertext.layers.kernel_generator import KernelGenerator
 from hypertext.layers.per_sample_conv1d import PerSampleConv1D
+from hypertext.layers.per_sample_conv1d_transpose import PerSampleConv1DTranspose
 
-__all__ = ["PerSampleConv1D"]
+__all__ = ["HyperConv1D", "HyperConv1DTranspose", "KernelGenerator", "PerSampleConv1D", "PerSampleConv1DTranspose"]

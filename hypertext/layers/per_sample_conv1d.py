@@ -2,7 +2,7 @@ import keras
 from keras import ops
 
 from hypertext import ops as hops
-from hypertext.layers.validation import check_choice, check_positive_int, shape_str
+from hypertext.layers.validation import check_choice, check_per_sample_shapes, check_positive_int, shape_str
 
 
 @keras.saving.register_keras_serializable(package="hypertext")
@@ -70,45 +70,14 @@ class PerSampleConv1D(keras.layers.Layer):
         self.built = True
 
     def _check_shapes(self, inputs_shape, kernel_shape, bias_shape=None):
-        if len(inputs_shape) != 3:
-            raise ValueError(
-                "`inputs` must have rank 3, (batch, length, in_channels). "
-                f"Received: inputs.shape={shape_str(inputs_shape)}"
-            )
-        if len(kernel_shape) != 4:
-            raise ValueError(
-                "`kernel` must have rank 4, (batch, out_channels, kernel_size, in_channels). "
-                f"Received: kernel.shape={shape_str(kernel_shape)}"
-            )
-        if None in kernel_shape[1:]:
-            raise ValueError(
-                "`kernel` must have known out_channels, kernel_size and in_channels. "
-                f"Received: kernel.shape={shape_str(kernel_shape)}"
-            )
-        if inputs_shape[2] is not None and inputs_shape[2] != kernel_shape[3]:
-            raise ValueError(
-                "`kernel` in_channels (last axis) must equal the channels of `inputs`. "
-                f"Received: kernel.shape={shape_str(kernel_shape)}, inputs.shape={shape_str(inputs_shape)}"
-            )
-        if None not in (inputs_shape[0], kernel_shape[0]) and inputs_shape[0] != kernel_shape[0]:
-            raise ValueError(
-                "`kernel` must have one kernel per sample: its batch size must equal that of `inputs`. "
-                f"Received: kernel.shape={shape_str(kernel_shape)}, inputs.shape={shape_str(inputs_shape)}"
-            )
-        if bias_shape is not None:
-            expected = (inputs_shape[0], kernel_shape[1])
-            if len(bias_shape) != 2 or any(b is not None and e is not None and b != e
-                                           for b, e in zip(bias_shape, expected)):
-                raise ValueError(
-                    f"`bias` must have shape (batch, out_channels) = {shape_str(expected)}. "
-                    f"Received: bias.shape={shape_str(bias_shape)}"
-                )
+        check_per_sample_shapes(inputs_shape, kernel_shape, bias_shape)
         span = hops.effective_kernel_size(kernel_shape[2], self.dilation_rate)
         if self.padding == "valid" and inputs_shape[1] is not None and inputs_shape[1] < span:
             raise ValueError(
                 f"With padding='valid', `inputs` must be at least as long as the dilated kernel "
                 f"(dilation_rate * (kernel_size - 1) + 1 = {span}). Received: inputs.shape={shape_str(inputs_shape)}"
             )
+
 
     def call(self, inputs, kernel, bias=None):
         self._check_shapes(inputs.shape, kernel.shape, None if bias is None else bias.shape)

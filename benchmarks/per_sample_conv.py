@@ -1,0 +1,77 @@
+"""Times every PerSampleConv1D implementation against keras.layers.Conv1D on the same shapes.
+
+For each shape it measures the forward pass and forward+backward (gradients for the input and the kernels) in one run,
+and prints each as a multiple of a shared `keras.layers.Conv1D`. Run under any backend:
+
+    KERAS_BACKEND=tensorflow python benchmarks/per_sample_conv.py            # graph mode (tf.function)
+    KERAS_BACKEND=tensorflow python benchmarks/per_sample_conv.py --jit      # XLA
+    KERAS_BACKEND=jax python benchmarks/per_sample_conv.py --shapes 128,128,256,256,5
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+from hypertext.layers import PerSampleConv1D  # noqa: E402
+from timing import device_description, fwd_and_fwd_bwd_seconds, parse_shapes, print_table  # noqa: E402
+
+SLOW = {"fold", "loop", "grouped"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shapes", default="32,64,128,128,3", help="B,L,C,O,K entries separated by ';'")
+    parser.add_argument("--implementations", default="unfold,loop,grouped,fold")
+    parser.add_argument("--padding", default="same")
+    parser.add_argument("--jit", action="store_true", help="compile with XLA (TensorFlow's jit_compile=True)")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--slow-seconds", type=float, default=60.0,
+                        help="time budget per slow implementation (fold, loop, grouped); they stop early")
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    print(f"# {device_description()}, jit={args.jit}, padding={args.padding}")
+    rows = []
+    for s in parse_shapes(args.shapes, ["B", "L", "C", "O", "K"]):
+        x = ops.convert_to_tensor(rng.normal(size=(s["B"], s["L"], s["C"])).astype("float32"))
+        conv = keras.layers.Conv1D(s["O"], s["K"], padding=args.padding)
+        conv.build(x.shape)
+
+        def shared_loss(x, kernel, bias):
+            return ops.sum(conv.stateless_call([kernel, bias], [], x)[0])
+
+        base_fwd, base_bwd = fwd_and_fwd_bwd_seconds(
+            shared_loss, (x, conv.kernel.value, conv.bias.value), 2, args.jit, args.repeats, None)
+        shape = f"B{s['B']} L{s['L']} C{s['C']} O{s['O']} K{s['K']}"
+        rows.append([shape, "keras Conv1D", f"{base_fwd * 1e3:.2f} ms", f"{base_bwd * 1e3:.2f} ms", "1.00×", "1.00×"])
+        kernel = ops.convert_to_tensor(
+            rng.normal(size=(s["B"], s["O"], s["K"], s["C"])).astype("float32") / np.sqrt(s["K"] * s["C"]))
+        bias = ops.convert_to_tensor(np.zeros((s["B"], s["O"]), "float32"))
+        for impl in args.implementations.split(","):
+            layer = PerSampleConv1D(padding=args.padding, implementation=impl)
+
+            def loss(x, kernel, bias, layer=layer):
+                return ops.sum(layer(x, kernel, bias))
+
+            budget = args.slow_seconds if impl in SLOW else None
+            try:
+                fwd, bwd = fwd_and_fwd_bwd_seconds(loss, (x, kernel, bias), 2, args.jit, args.repeats, budget)
+            except Exception as e:  # e.g. TF CPU has no gradient for grouped convolutions
+                first_line = str(e).strip().splitlines()[0][:60] if str(e).strip() else type(e).__name__
+                rows.append([shape, impl, "—", "—", "—", f"fails: {first_line}"])
+                continue
+            rows.append([shape, impl, f"{fwd * 1e3:.2f} ms", f"{bwd * 1e3:.2f} ms",
+                         f"{fwd / base_fwd:.2f}×", f"{bwd / base_bwd:.2f}×"])
+    print_table("PerSampleConv1D vs keras.layers.Conv1D (median times; ratios measured in this run)",
+                ["shape", "method", "fwd", "fwd+bwd", "fwd ÷ Conv1D", "fwd+bwd ÷ Conv1D"], rows)
+
+
+if __name__ == "__main__":
+    main()

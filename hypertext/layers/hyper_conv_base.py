@@ -1,0 +1,81 @@
+"""The machinery HyperConv1D and HyperConv1DTranspose share: a KernelGenerator feeding a per-sample conv."""
+
+import keras
+
+from hypertext.layers.kernel_generator import (
+    GENERATOR_ARGS,
+    KernelGenerator,
+    check_broadcastable,
+    generator_config,
+    normalize_generator_args,
+)
+from hypertext.layers.validation import shape_str
+
+
+class HyperConvBase(keras.layers.Layer):
+    """Owns a `KernelGenerator` (its `in_channels` learnt in `build`) and a per-sample conv layer made by
+    `_make_conv()`. Subclasses set the conv's own arguments before calling this `__init__`."""
+
+    def __init__(self, filters, kernel_size, activation=None, use_bias=True, mode="basis", rank=4, num_bases=8,
+                 tap_pattern=None, tap_tiling=None, kernel_mask=None, init_scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        args = normalize_generator_args(filters, kernel_size, None, mode, rank, num_bases, use_bias, tap_pattern,
+                                        tap_tiling, kernel_mask, init_scale)
+        self.filters = args["filters"]
+        self.kernel_size = args["kernel_size"]
+        self.activation = keras.activations.get(activation)
+        self.use_bias = args["use_bias"]
+        for name in GENERATOR_ARGS:
+            setattr(self, name, args[name])
+        self.conv = self._make_conv()
+
+    def _make_conv(self):
+        raise NotImplementedError  # defined by each subclass
+
+    def _check_context(self, inputs_shape, context_shape):
+        if len(context_shape) != 2:
+            raise ValueError(
+                "`context` must have rank 2, (batch, context_dim). "
+                f"Received: context.shape={shape_str(context_shape)}"
+            )
+        if len(inputs_shape) != 3 or inputs_shape[-1] is None:
+            raise ValueError(
+                "`inputs` must have rank 3, (batch, length, channels), with known channels. "
+                f"Received: inputs.shape={shape_str(inputs_shape)}"
+            )
+
+    def build(self, inputs_shape, context_shape, sample_mask_shape=None):
+        self._check_context(inputs_shape, context_shape)
+        if self.kernel_mask is not None:
+            check_broadcastable("kernel_mask", self.kernel_mask.shape,
+                                (self.filters, self.kernel_size, inputs_shape[-1]))
+        self.generator = KernelGenerator(
+            self.filters, self.kernel_size, inputs_shape[-1], use_bias=self.use_bias, name="generator",
+            dtype=self.dtype_policy, **{name: getattr(self, name) for name in GENERATOR_ARGS}
+        )
+        self.generator.build(context_shape)
+        self.built = True
+
+    def call(self, inputs, context, sample_mask=None):
+        self._check_context(inputs.shape, context.shape)
+        generated = self.generator(context, sample_mask=sample_mask)
+        kernel, bias = generated if self.use_bias else (generated, None)
+        return self.activation(self.conv(inputs, kernel, bias))
+
+    def compute_output_shape(self, inputs_shape, context_shape, sample_mask_shape=None):
+        self._check_context(inputs_shape, context_shape)
+        kernel_shape = (context_shape[0], self.filters, self.kernel_size, inputs_shape[-1])
+        return self.conv.compute_output_shape(inputs_shape, kernel_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                **generator_config(self),
+            }
+        )
+        return config
