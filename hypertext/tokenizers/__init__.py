@@ -1,0 +1,3 @@
+from hypertext.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
+
+__all__ = ["SentencePieceTokenizer"]
