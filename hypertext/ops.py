@@ -120,8 +120,9 @@ def _unfold(x, kernel, strides, dilation_rate, output_length):
 
 def _fold(x, kernel, strides, dilation_rate, output_length):
     # The classic answer: samples become channels of ONE depthwise conv, x -> (1, L, B*C) and the kernel -> (K, B*C, O).
-    # Correct, but each output channel convolves a single input channel and the sum over C happens afterwards, so
-    # the backward pass is very slow on every backend we measured.
+    # Correct, but every output channel convolves a single input channel and the sum over C comes afterwards: B*C*O
+    # one-channel convolutions. Its forward+backward measured 41x a shared conv on TF's CPU graph mode and over
+    # 4,000x under XLA and on JAX (benchmarks/per_sample_conv.py).
     del output_length
     _, out_channels, kernel_size, in_channels = kernel.shape
     folded = ops.reshape(ops.transpose(x, (1, 0, 2)), (1, ops.shape(x)[1], -1))

@@ -26,12 +26,12 @@ class PerSampleConv1D(keras.layers.Layer):
     - `"auto"` (default): `"unfold"`. Forward+backward as a multiple of a shared `Conv1D` on the same shapes, from
       `benchmarks/per_sample_conv.py` and the anchor measurements the project started from:
 
-      | implementation | TF CPU, 2 cores, B32 L64 C=O128 K3 | under XLA | H100, JAX f32 (anchor) |
-      |---|---|---|---|
-      | unfold | ≈2.5× (TF's batched matmul kernel) | ≈1.3× | 1.04× |
-      | loop | ≈3× | ≈20× | 9.2× |
-      | grouped | no gradient | ≈60× | 5.8× |
-      | fold | ≈2,600× | ≈490× | 1,935× |
+      | implementation | TF CPU graph, 2 cores, B32 L64 C=O128 K3 | same, XLA | JAX CPU | H100, JAX f32 (anchor) |
+      |---|---|---|---|---|
+      | unfold | 3.1-4.0x (TF's CPU BatchMatMul kernel) | 1.4-1.6x | 2.3-2.8x | 1.04x |
+      | loop | 3.1-3.9x | 10-13x | 16x | 9.2x |
+      | grouped | 47x | 36x | 32x | 5.8x |
+      | fold | 41x | 4,286x | 4,545x | 1,935x |
 
       Unfold is the fastest for training on every backend and device measured, so `"auto"` always picks it.
 

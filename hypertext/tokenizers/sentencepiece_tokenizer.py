@@ -66,24 +66,28 @@ class SentencePieceTokenizer(keras.layers.Layer):
         if not sentences:
             raise ValueError("Cannot train a tokenizer on an empty corpus: every text was empty.")
         model = io.BytesIO()
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences),
-            model_writer=model,
-            vocab_size=vocab_size,
-            model_type=model_type,
-            character_coverage=character_coverage,
-            input_sentence_size=max_training_sentences,
-            shuffle_input_sentence=True,
-            seed_sentencepiece_size=seed_sentencepiece_size,
-            pad_id=PAD_ID,
-            unk_id=UNK_ID,
-            bos_id=BOS_ID,
-            eos_id=EOS_ID,
-            byte_fallback=True,
-            hard_vocab_limit=False,
-            minloglevel=2,
-            num_threads=os.cpu_count() or 1,
-        )
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(sentences),
+                model_writer=model,
+                vocab_size=vocab_size,
+                model_type=model_type,
+                character_coverage=character_coverage,
+                input_sentence_size=max_training_sentences,
+                shuffle_input_sentence=True,
+                seed_sentencepiece_size=seed_sentencepiece_size,
+                pad_id=PAD_ID,
+                unk_id=UNK_ID,
+                bos_id=BOS_ID,
+                eos_id=EOS_ID,
+                byte_fallback=True,
+                hard_vocab_limit=False,
+                minloglevel=2,
+                num_threads=os.cpu_count() or 1,
+            )
+        except RuntimeError as e:  # SentencePiece's own checks, e.g. a vocabulary too small for the characters seen
+            raise ValueError(f"SentencePiece could not train with vocab_size={vocab_size}: "
+                             f"{str(e).split('] ')[-1]}") from None
         return cls(proto=model.getvalue(), **kwargs)
 
     def set_proto(self, proto):

@@ -1,0 +1,63 @@
+"""Evaluate a trained hypertext autoencoder: reconstruction metrics, and optionally the lexname probe.
+
+    python evaluate.py --checkpoint runs/default/model.keras         # validation split of its training corpus
+    python evaluate.py --checkpoint PATH --corpus my.txt --limit 2000 --json out.json
+    python evaluate.py --checkpoint PATH --split test --probe --examples 5
+
+The last line of stdout is one JSON object: num_examples, token_accuracy, exact_match, bleu, chrf, seconds (and the
+probe's accuracies with --probe).
+"""
+
+import argparse
+import json
+import sys
+import warnings
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="a model.keras written by train.py")
+    p.add_argument("--corpus", help="defaults to the corpus the model was trained on")
+    p.add_argument("--text-key", help="the text feature of a TFDS dataset")
+    p.add_argument("--split", default="validation", choices=["train", "validation", "test"])
+    p.add_argument("--limit", type=int, default=0, help="evaluate the first N texts (0 = all)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--examples", type=int, default=0, help="print N original -> reconstruction pairs first")
+    p.add_argument("--probe", action="store_true",
+                   help="WordNet lexname linear probe on encode() vectors, next to a TF-IDF baseline")
+    p.add_argument("--json", help="also write the JSON object to this file")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import hypertext
+    from hypertext import evaluation
+    from hypertext.data import load_texts
+
+    try:
+        model = hypertext.load(args.checkpoint)
+        corpus = args.corpus or model.metadata.get("corpus", "wordnet")
+        text_key = args.text_key or model.metadata.get("text_key", "text")
+        texts = load_texts(corpus, args.split, text_key=text_key)[: args.limit or None]
+    except (ValueError, FileNotFoundError) as e:
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        return 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a few over-long texts are truncated, as the metrics' references are
+        metrics, references, hypotheses = evaluation.reconstruction_metrics(model, texts, args.batch_size,
+                                                                           return_outputs=True)
+    for ref, hyp in list(zip(references, hypotheses))[: args.examples]:
+        print(f"  {ref}\n-> {hyp}\n")
+    metrics.update({"corpus": corpus, "split": args.split})
+    if args.probe:
+        metrics.update(evaluation.lexname_probe(model))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(metrics, f, indent=2)
+    print(json.dumps(metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Reconstruction metrics and the sentence-embedding probe that `evaluate.py` and `train.py` report."""
+
+import collections
+import math
+import re
+import time
+import warnings
+
+import keras
+import numpy as np
+
+
+def reconstruction_metrics(model, texts, batch_size=256, return_outputs=False):
+    """Reconstructs `texts` and scores the result.
+
+    The reference for every text is what the model can reproduce: its tokenisation, truncated to `max_length` and
+    detokenised. Keys: `num_examples`, `token_accuracy` (argmax accuracy over real tokens and eos, pads excluded),
+    `exact_match` (fraction of texts reconstructed exactly after detokenisation), `bleu` and `chrf` (sacrebleu corpus
+    scores, 0-100), `seconds`.
+    """
+    import sacrebleu
+
+    start = time.perf_counter()
+    ids = model.texts_to_ids(texts)
+    predicted = model.reconstruct_ids(ids, batch_size)
+    mask = ids != 0
+    token_accuracy = float((predicted == ids)[mask].mean()) if mask.any() else 0.0
+    tokenizer = model.tokenizer
+    references = tokenizer.decode(ids) if len(ids) else []
+    hypotheses = tokenizer.decode(predicted) if len(ids) else []
+    exact = float(np.mean([h == r for h, r in zip(hypotheses, references)])) if references else 0.0
+    bleu = sacrebleu.corpus_bleu(hypotheses, [references]).score if references else 0.0
+    chrf = sacrebleu.corpus_chrf(hypotheses, [references]).score if references else 0.0
+    metrics = {
+        "num_examples": len(references),
+        "token_accuracy": round(token_accuracy, 5),
+        "exact_match": round(exact, 5),
+        "bleu": round(float(bleu), 3),
+        "chrf": round(float(chrf), 3),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    return (metrics, references, hypotheses) if return_outputs else metrics
+
+
+def _train_linear_probe(train_x, train_y, test_x, test_y, num_classes, epochs=30, seed=0):
+    """Multinomial logistic regression (a softmax Dense layer, Adam) on standardised features; test accuracy."""
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+    train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
+    keras.utils.set_random_seed(seed)
+    probe = keras.Sequential([keras.Input((train_x.shape[1],)), keras.layers.Dense(num_classes)])
+    probe.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    probe.fit(train_x, train_y, batch_size=256, epochs=epochs, verbose=0)
+    return float(probe.evaluate(test_x, test_y, batch_size=1024, verbose=0)[1])
+
+
+def tfidf_features(train_texts, test_texts, max_words=4096):
+    """A TF-IDF bag of words over the `max_words` most frequent training words (L2-normalised rows)."""
+    tokenize = lambda t: re.findall(r"[a-z0-9']+", t.lower())  # noqa: E731
+    doc_freq = collections.Counter()
+    for t in train_texts:
+        doc_freq.update(set(tokenize(t)))
+    vocab = {w: i for i, (w, _) in enumerate(doc_freq.most_common(max_words))}
+    idf = np.array([math.log((1 + len(train_texts)) / (1 + doc_freq[w])) + 1 for w in vocab], "float32")
+
+    def featurize(texts):
+        x = np.zeros((len(texts), len(vocab)), "float32")
+        for row, t in enumerate(texts):
+            for w, n in collections.Counter(tokenize(t)).items():
+                if w in vocab:
+                    x[row, vocab[w]] = n
+        x *= idf
+        return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-6)
+
+    return featurize(train_texts), featurize(test_texts)
+
+
+def lexname_probe(model, train_limit=20000, test_limit=None, seed=0):
+    """Linear-probe accuracy for WordNet's `lexname` (45 classes) from `model.encode()` vectors, trained on the train
+    split and measured on the test split; next to it the same probe on TF-IDF features, and the majority class."""
+    from hypertext.data import wordnet
+
+    rng = np.random.default_rng(seed)
+    train_rows = list(wordnet.read_rows(split="train"))
+    train_rows = [train_rows[i] for i in sorted(rng.permutation(len(train_rows))[:train_limit])]
+    test_rows = list(wordnet.read_rows(split="test"))[:test_limit]
+    label = {name: i for i, name in enumerate(wordnet.LEXNAMES)}
+    train_y = np.array([label[r["lexname"]] for r in train_rows])
+    test_y = np.array([label[r["lexname"]] for r in test_rows])
+    train_texts, test_texts = [r["text"] for r in train_rows], [r["text"] for r in test_rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # truncation warnings are expected for a few long glosses
+        encoded = (model.encode(train_texts), model.encode(test_texts))
+    tfidf = tfidf_features(train_texts, test_texts)
+    majority = float(np.mean(test_y == np.bincount(train_y).argmax()))
+    return {
+        "probe_accuracy": round(_train_linear_probe(encoded[0], train_y, encoded[1], test_y, 45, seed=seed), 5),
+        "tfidf_probe_accuracy": round(_train_linear_probe(tfidf[0], train_y, tfidf[1], test_y, 45, seed=seed), 5),
+        "majority_class_accuracy": round(majority, 5),
+        "probe_train_examples": len(train_rows),
+        "probe_test_examples": len(test_rows),
+    }

@@ -1,0 +1,3 @@
+from hypertext.models.text_autoencoder import TextAutoencoder
+
+__all__ = ["TextAutoencoder"]

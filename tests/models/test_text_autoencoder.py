@@ -1,0 +1,141 @@
+import os
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+import hypertext
+from hypertext.layers import HyperConv1D
+from hypertext.models import TextAutoencoder
+from hypertext.training import compile_model
+from tests.conftest import backend
+
+
+def _model(config, tokenizer, **changes):
+    model = TextAutoencoder(config.replace(**changes), tokenizer)
+    model.build()
+    return model
+
+
+def _one_fit_step(model, config, tokenizer, texts):
+    ids = model.texts_to_ids(texts)
+    weights = (ids != 0).astype("float32")
+    compile_model(model, config, total_steps=10)
+    before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
+    history = model.fit(ids, ids, sample_weight=weights, batch_size=len(ids), epochs=2, verbose=0)
+    moved = sum(not np.allclose(b, keras.ops.convert_to_numpy(a)) for b, a in zip(before, model.trainable_weights))
+    return history.history, moved
+
+
+@pytest.mark.parametrize("hyper", [True, False])
+def test_forward_and_train_step(hyper, tiny_config, tiny_tokenizer, corpus):
+    model = _model(tiny_config, tiny_tokenizer, hyper=hyper, hyper_transpose=hyper)
+    logits = model(model.texts_to_ids(corpus[:4]))
+    assert tuple(logits.shape) == (4, 16, tiny_tokenizer.vocab_size)
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+    history, moved = _one_fit_step(model, tiny_config, tiny_tokenizer, corpus[:32])
+    assert all(np.isfinite(history["loss"])) and 0 <= history["token_accuracy"][-1] <= 1
+    assert moved == len(model.trainable_weights)
+    assert any(isinstance(layer, HyperConv1D) for layer in model._flatten_layers()) == hyper
+
+
+def test_ablation_twin_has_the_same_shapes(tiny_config, tiny_tokenizer):
+    hyper, plain = _model(tiny_config, tiny_tokenizer), _model(tiny_config, tiny_tokenizer, hyper=False)
+    assert hyper.encode(["a cat"]).shape == plain.encode(["a cat"]).shape
+    assert plain.count_params() < hyper.count_params()
+
+
+def test_learns_to_reconstruct_a_few_sentences(tiny_config, tiny_tokenizer, corpus):
+    keras.utils.set_random_seed(0)
+    config = tiny_config.replace(learning_rate=1e-2, warmup_steps=1)
+    model = _model(config, tiny_tokenizer)
+    texts = [t for t in corpus if len(tiny_tokenizer.encode([t])[0]) < 10][:8]
+    ids = model.texts_to_ids(texts)
+    compile_model(model, config, total_steps=300)
+    model.fit(ids, ids, sample_weight=(ids != 0).astype("float32"), batch_size=8, epochs=300, verbose=0)
+    assert model.reconstruct(texts) == texts
+
+
+@pytest.mark.skipif(backend() != "tensorflow", reason="save/load round trip runs once, on TF")
+def test_save_load_round_trip(tiny_config, tiny_tokenizer, corpus, tmp_path):
+    model = _model(tiny_config, tiny_tokenizer)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    restored = hypertext.load(path)
+    np.testing.assert_array_equal(restored.encode(corpus[:20]), model.encode(corpus[:20]))
+    assert restored.reconstruct(corpus[:20]) == model.reconstruct(corpus[:20])
+    assert restored.config == model.config
+
+
+def test_text_api(tiny_config, tiny_tokenizer, corpus):
+    model = _model(tiny_config, tiny_tokenizer)
+    z = model.encode(corpus[:600], batch_size=256)  # several internal batches
+    assert z.shape == (600, tiny_config.latent_dim) and z.dtype == np.float32
+    np.testing.assert_array_equal(z, model.encode(corpus[:600]))  # deterministic
+    np.testing.assert_allclose(z[:5], model.encode(corpus[:5]), atol=1e-5)  # independent of batching
+    assert model.encode([]).shape == (0, tiny_config.latent_dim)
+    assert model.reconstruct([]) == [] and model.decode(np.zeros((0, tiny_config.latent_dim))) == []
+    assert len(model.decode(z[:3])) == 3 and all(isinstance(t, str) for t in model.decode(z[:3]))
+    assert len(model.interpolate("a small cat", "a large dog", steps=4)) == 4
+    with pytest.warns(UserWarning, match=r"1 of 2 texts were longer than max_length=16 tokens and were truncated"):
+        model.encode(["short", "a much longer text " * 20])
+
+
+def test_text_api_errors(tiny_config, tiny_tokenizer):
+    model = _model(tiny_config, tiny_tokenizer)
+    with pytest.raises(ValueError, match=r"`z` must have shape \(N, 16\). Received: z.shape=\(2, 3\)"):
+        model.decode(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"list of texts, not a single string"):
+        model.encode("a cat")
+    with pytest.raises(ValueError, match=r"`steps` must be an integer >= 2"):
+        model.interpolate("a", "b", steps=1)
+    with pytest.raises(ValueError, match=r"no tokenizer"):
+        _model(tiny_config, None).encode(["a cat"])
+    with pytest.raises(ValueError, match=r"`max_length` must be a multiple of 2\*\*num_stages = 4"):
+        TextAutoencoder(tiny_config.replace(max_length=18))
+
+
+@pytest.mark.skipif(backend() != "tensorflow", reason="file checks are backend-independent")
+class TestLoadErrors:
+    @pytest.fixture
+    def saved(self, tiny_config, tiny_tokenizer, tmp_path):
+        path = str(tmp_path / "model.keras")
+        _model(tiny_config, tiny_tokenizer).save(path)
+        return path
+
+    def test_missing(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match=r"No checkpoint at '.*nope.keras'"):
+            hypertext.load(str(tmp_path / "nope.keras"))
+
+    def test_empty_and_non_keras(self, tmp_path):
+        (tmp_path / "empty.keras").write_bytes(b"")
+        with pytest.raises(hypertext.CheckpointError, match=r"is empty \(0 bytes\)"):
+            hypertext.load(str(tmp_path / "empty.keras"))
+        (tmp_path / "text.keras").write_text("hello, not a model")
+        with pytest.raises(hypertext.CheckpointError, match=r"not a .keras file \(not a zip archive\)"):
+            hypertext.load(str(tmp_path / "text.keras"))
+
+    @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9, 0.999])
+    def test_truncated(self, saved, fraction, tmp_path):
+        data = open(saved, "rb").read()
+        cut = tmp_path / "cut.keras"
+        cut.write_bytes(data[: int(len(data) * fraction)])
+        with pytest.raises(hypertext.CheckpointError):
+            hypertext.load(str(cut))
+
+    def test_another_keras_model(self, tmp_path):
+        path = str(tmp_path / "other.keras")
+        keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(path)
+        with pytest.raises(hypertext.CheckpointError, match=r"holds a 'Sequential' model, not a hypertext"):
+            hypertext.load(path)
+
+    def test_missing_tokenizer_asset(self, saved, tmp_path):
+        stripped = str(tmp_path / "stripped.keras")
+        with zipfile.ZipFile(saved) as src, zipfile.ZipFile(stripped, "w") as dst:
+            for item in src.infolist():
+                if not item.filename.endswith("sentencepiece.model"):
+                    dst.writestr(item, src.read(item.filename))
+        with pytest.raises(hypertext.CheckpointError, match=r"has no tokenizer asset"):
+            hypertext.load(stripped)
+        assert os.path.isfile(saved)  # the original is untouched

@@ -1,0 +1,106 @@
+"""train.py and evaluate.py as a user runs them: subprocesses on a tiny corpus and the tiny config."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from hypertext.data import load_texts
+from tests.conftest import backend
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.skipif(backend() != "tensorflow", reason="the CLI tests run once, on TF")
+
+
+def run(script, *args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(load_texts("wordnet", "validation")[:600]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("run") / "run")
+    result = run("train.py", "--corpus", corpus, "--output", out, "--config", "tiny", "--epochs", "2",
+                 "--verbose", "2", "--set", "latent_dim=24")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_train_writes_every_artifact(trained):
+    out, result = trained
+    for name in ("model.keras", "history.csv", "curves.png", "config.json", "tokenizer.model", "metrics.json"):
+        assert os.path.isfile(os.path.join(out, name)), name
+    assert os.path.isdir(os.path.join(out, "backup")) and os.listdir(os.path.join(out, "logs"))
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["latent_dim"] == 24 and config["epochs"] == 2 and config["corpus"].endswith("corpus.txt")
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(metrics) >= {"num_examples", "token_accuracy", "exact_match", "bleu", "chrf", "seconds"}
+    with open(os.path.join(out, "history.csv")) as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
+
+
+def test_evaluate_json_and_examples(trained, corpus, tmp_path):
+    out, _ = trained
+    json_path = str(tmp_path / "out.json")
+    result = run("evaluate.py", "--checkpoint", os.path.join(out, "model.keras"), "--limit", "20",
+                 "--examples", "2", "--json", json_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics == json.load(open(json_path))
+    assert 0 < metrics["num_examples"] <= 20 and metrics["corpus"] == corpus
+    for key in ("token_accuracy", "exact_match"):
+        assert 0.0 <= metrics[key] <= 1.0
+    for key in ("bleu", "chrf"):
+        assert 0.0 <= metrics[key] <= 100.0
+    assert result.stdout.count("\n-> ") == 2
+
+
+def test_resume_continues_from_the_saved_epoch(trained):
+    out, _ = trained
+    result = run("train.py", "--corpus", "unused-when-resuming.txt", "--output", out, "--resume")
+    assert result.returncode == 2 and "Corpus file not found" in result.stderr  # the corpus is still read
+    config = json.load(open(os.path.join(out, "config.json")))
+    result = run("train.py", "--corpus", config["corpus"], "--output", out, "--config", "tiny", "--epochs", "3",
+                 "--verbose", "2", "--set", "latent_dim=24", "--resume")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Epoch 3/3" in result.stdout and "Epoch 1/3" not in result.stdout
+    with open(os.path.join(out, "history.csv")) as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1", "2"]
+
+
+def test_refuses_to_overwrite_a_run(trained, corpus):
+    out, _ = trained
+    result = run("train.py", "--corpus", corpus, "--output", out, "--config", "tiny")
+    assert result.returncode == 2
+    assert "already holds a training run. Pass --resume" in result.stderr
+
+
+def test_evaluate_on_checkpoint_without_tokenizer(trained, tmp_path):
+    out, _ = trained
+    stripped = str(tmp_path / "no_tokenizer.keras")
+    with zipfile.ZipFile(os.path.join(out, "model.keras")) as src, zipfile.ZipFile(stripped, "w") as dst:
+        for item in src.infolist():
+            if not item.filename.endswith("sentencepiece.model"):
+                dst.writestr(item, src.read(item.filename))
+    result = run("evaluate.py", "--checkpoint", stripped)
+    assert result.returncode == 2
+    assert "has no tokenizer asset" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_flags_are_one_line_errors(corpus, tmp_path):
+    result = run("train.py", "--corpus", corpus, "--output", str(tmp_path / "x"), "--set", "nonsense=1")
+    assert result.returncode == 2 and "`--set` takes FIELD=VALUE" in result.stderr
+    result = run("evaluate.py", "--checkpoint", str(tmp_path / "missing.keras"))
+    assert result.returncode == 2 and "No checkpoint at" in result.stderr
