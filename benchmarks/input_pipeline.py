@@ -27,7 +27,7 @@ def main():
     args = parser.parse_args()
 
     texts = load_texts("wordnet", "train")
-    tokenizer = SentencePieceTokenizer.train(texts, vocab_size=args.vocab_size, max_training_sentences=50_000)
+    tokenizer = SentencePieceTokenizer.from_texts(texts, vocab_size=args.vocab_size, max_training_sentences=50_000)
     start = time.perf_counter()
     ids, truncated = encode_texts(texts, tokenizer, args.max_length)
     encode_seconds = time.perf_counter() - start

@@ -33,10 +33,10 @@ def step_seconds(model, config, batch, steps, jit):
     times = []
 
     class Timer(keras.callbacks.Callback):
-        def on_train_batch_begin(self, *_):
+        def on_train_batch_begin(self, batch, logs=None):
             self.start = time.perf_counter()
 
-        def on_train_batch_end(self, *_):
+        def on_train_batch_end(self, batch, logs=None):
             times.append(time.perf_counter() - self.start)
 
     model.fit(ids, ids, sample_weight=weights, batch_size=batch, verbose=0, callbacks=[Timer()], shuffle=False)

@@ -102,7 +102,7 @@ def get_tokenizer(output, train_texts, config, log=print):
         log(f"tokenizer: loaded {path}")
         return SentencePieceTokenizer(proto=path)
     start = time.time()
-    tokenizer = SentencePieceTokenizer.train(train_texts, vocab_size=config.vocab_size,
+    tokenizer = SentencePieceTokenizer.from_texts(train_texts, vocab_size=config.vocab_size,
                                              max_training_sentences=config.tokenizer_sentences)
     with open(path + ".tmp", "wb") as f:
         f.write(tokenizer.proto)

@@ -28,7 +28,7 @@ class SentencePieceTokenizer(keras.layers.Layer):
 
     Example:
 
-    >>> tok = SentencePieceTokenizer.train(["a small domesticated carnivore", "a large cat"] * 50, vocab_size=300)
+    >>> tok = SentencePieceTokenizer.from_texts(["a small domesticated carnivore", "a large cat"] * 50, vocab_size=300)
     >>> tok.decode(tok.encode(["a small cat"]))
     ['a small cat']
     """
@@ -43,9 +43,10 @@ class SentencePieceTokenizer(keras.layers.Layer):
 
     # ----------------------------------------------------------------------------------------------------------------
     @classmethod
-    def train(cls, texts, vocab_size=8000, model_type="unigram", character_coverage=0.9995,
+    def from_texts(cls, texts, vocab_size=8000, model_type="unigram", character_coverage=0.9995,
               max_training_sentences=200_000, seed_sentencepiece_size=200_000, **kwargs):
-        """Trains a tokenizer on an iterable of strings.
+        """Trains a tokenizer on an iterable of strings. (Not named `train`: on the torch backend every Keras layer is
+        a `torch.nn.Module`, whose `train(mode)` Keras calls.)
 
         Args:
             texts: iterable of str. Empty strings are skipped.

@@ -8,7 +8,7 @@ from hypertext.tokenizers import SentencePieceTokenizer
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return SentencePieceTokenizer.train(load_texts("wordnet", "train")[:5000], vocab_size=500)
+    return SentencePieceTokenizer.from_texts(load_texts("wordnet", "train")[:5000], vocab_size=500)
 
 
 def test_batches_are_id_pairs_with_pad_masks(tokenizer):

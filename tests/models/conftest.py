@@ -12,7 +12,7 @@ def corpus():
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(corpus):
-    return SentencePieceTokenizer.train(corpus, vocab_size=512)
+    return SentencePieceTokenizer.from_texts(corpus, vocab_size=512)
 
 
 @pytest.fixture

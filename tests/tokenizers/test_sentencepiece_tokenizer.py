@@ -15,7 +15,7 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def tokenizer(corpus):
-    return SentencePieceTokenizer.train(corpus, vocab_size=2000, max_training_sentences=20000)
+    return SentencePieceTokenizer.from_texts(corpus, vocab_size=2000, max_training_sentences=20000)
 
 
 def test_special_ids_are_fixed(tokenizer):
@@ -41,7 +41,7 @@ def test_control_characters_are_normalised_not_fatal(tokenizer):
 
 
 def test_bpe_model_type(corpus):
-    tok = SentencePieceTokenizer.train(corpus[:5000], vocab_size=600, model_type="bpe")
+    tok = SentencePieceTokenizer.from_texts(corpus[:5000], vocab_size=600, model_type="bpe")
     assert tok.decode(tok.encode(corpus[:50])) == list(corpus[:50])
 
 
@@ -96,11 +96,11 @@ def test_loads_from_bytes_and_path(tokenizer, tmp_path):
 
 def test_errors(tmp_path):
     with pytest.raises(ValueError, match=r"`model_type` must be one of .* Received: model_type='word'"):
-        SentencePieceTokenizer.train(["a b c"], model_type="word")
+        SentencePieceTokenizer.from_texts(["a b c"], model_type="word")
     with pytest.raises(ValueError, match=r"`vocab_size` must be an integer >= 261"):
-        SentencePieceTokenizer.train(["a b c"], vocab_size=100)
+        SentencePieceTokenizer.from_texts(["a b c"], vocab_size=100)
     with pytest.raises(ValueError, match=r"empty corpus"):
-        SentencePieceTokenizer.train(["", "  "], vocab_size=300)
+        SentencePieceTokenizer.from_texts(["", "  "], vocab_size=300)
     with pytest.raises(FileNotFoundError, match=r"No SentencePiece model at"):
         SentencePieceTokenizer(proto=str(tmp_path / "missing.model"))
     with pytest.raises(ValueError, match=r"Not a valid SentencePiece model"):
