@@ -6,7 +6,6 @@ Every function here uses `keras.ops` only, so it runs on the TensorFlow, JAX and
 Kernel layout is always `(batch, out_channels, kernel_size, in_channels)`, the layout a hypernetwork emits.
 """
 
-import keras
 from keras import ops
 
 PADDINGS = ("valid", "same", "causal")

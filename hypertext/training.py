@@ -7,7 +7,6 @@ import os
 import time
 
 import keras
-import numpy as np
 
 from hypertext import configs
 from hypertext.data import load_texts, make_dataset

@@ -41,21 +41,10 @@ class HyperConv1D(HyperConvBase):
     (4, 12, 8)
     """
 
+    CONV_CLASS = PerSampleConv1D
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, implementation="auto",
                  **kwargs):
-        self._conv_args = dict(strides=strides, padding=padding, dilation_rate=dilation_rate,
-                               implementation=implementation)
-        super().__init__(filters, kernel_size, **kwargs)
-        self.strides = self.conv.strides
-        self.padding = self.conv.padding
-        self.dilation_rate = self.conv.dilation_rate
-        self.implementation = self.conv.implementation
-
-    def _make_conv(self):
-        return PerSampleConv1D(**self._conv_args, name="conv", dtype=self.dtype_policy)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate,
-                       "implementation": self.implementation})
-        return config
+        super().__init__(filters, kernel_size, conv_args=dict(strides=strides, padding=padding,
+                                                              dilation_rate=dilation_rate,
+                                                              implementation=implementation), **kwargs)

@@ -38,21 +38,10 @@ class HyperConv1DTranspose(HyperConvBase):
     (4, 12, 8)
     """
 
+    CONV_CLASS = PerSampleConv1DTranspose
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, dilation_rate=1,
                  **kwargs):
-        self._conv_args = dict(strides=strides, padding=padding, output_padding=output_padding,
-                               dilation_rate=dilation_rate)
-        super().__init__(filters, kernel_size, **kwargs)
-        self.strides = self.conv.strides
-        self.padding = self.conv.padding
-        self.output_padding = self.conv.output_padding
-        self.dilation_rate = self.conv.dilation_rate
-
-    def _make_conv(self):
-        return PerSampleConv1DTranspose(**self._conv_args, name="conv", dtype=self.dtype_policy)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"strides": self.strides, "padding": self.padding, "output_padding": self.output_padding,
-                       "dilation_rate": self.dilation_rate})
-        return config
+        super().__init__(filters, kernel_size, conv_args=dict(strides=strides, padding=padding,
+                                                              output_padding=output_padding,
+                                                              dilation_rate=dilation_rate), **kwargs)

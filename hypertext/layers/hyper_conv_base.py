@@ -13,10 +13,12 @@ from hypertext.layers.validation import shape_str
 
 
 class HyperConvBase(keras.layers.Layer):
-    """Owns a `KernelGenerator` (its `in_channels` learnt in `build`) and a per-sample conv layer made by
-    `_make_conv()`. Subclasses set the conv's own arguments before calling this `__init__`."""
+    """Owns a `KernelGenerator` (its `in_channels` learnt in `build`) and a per-sample conv layer of class
+    `CONV_CLASS`, built from `conv_args`; each conv argument is also kept as an attribute and in the config."""
 
-    def __init__(self, filters, kernel_size, activation=None, use_bias=True, mode="basis", rank=4, num_bases=8,
+    CONV_CLASS = None  # set by each subclass
+
+    def __init__(self, filters, kernel_size, conv_args, activation=None, use_bias=True, mode="basis", rank=4, num_bases=8,
                  tap_pattern=None, tap_tiling=None, kernel_mask=None, init_scale=1.0, **kwargs):
         super().__init__(**kwargs)
         args = normalize_generator_args(filters, kernel_size, None, mode, rank, num_bases, use_bias, tap_pattern,
@@ -27,10 +29,10 @@ class HyperConvBase(keras.layers.Layer):
         self.use_bias = args["use_bias"]
         for name in GENERATOR_ARGS:
             setattr(self, name, args[name])
-        self.conv = self._make_conv()
-
-    def _make_conv(self):
-        raise NotImplementedError  # defined by each subclass
+        self.conv = self.CONV_CLASS(**conv_args, name="conv", dtype=self.dtype_policy)
+        self._conv_arg_names = tuple(conv_args)
+        for name in self._conv_arg_names:  # normalised and validated by the conv layer
+            setattr(self, name, getattr(self.conv, name))
 
     def _check_context(self, inputs_shape, context_shape):
         if len(context_shape) != 2:
@@ -76,6 +78,7 @@ class HyperConvBase(keras.layers.Layer):
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 **generator_config(self),
+                **{name: getattr(self, name) for name in self._conv_arg_names},
             }
         )
         return config

@@ -1,8 +1,7 @@
 import keras
-from keras import ops
 
 from hypertext import ops as hops
-from hypertext.layers.validation import check_choice, check_per_sample_shapes, check_positive_int, shape_str
+from hypertext.layers.validation import cast_to, check_choice, check_per_sample_shapes, check_positive_int, shape_str
 
 
 @keras.saving.register_keras_serializable(package="hypertext")
@@ -81,11 +80,9 @@ class PerSampleConv1D(keras.layers.Layer):
 
     def call(self, inputs, kernel, bias=None):
         self._check_shapes(inputs.shape, kernel.shape, None if bias is None else bias.shape)
-        kernel = ops.cast(kernel, self.compute_dtype)
-        if bias is not None:
-            bias = ops.cast(bias, self.compute_dtype)
+        inputs, kernel, bias = cast_to(self.compute_dtype, inputs, kernel, bias)
         return hops.per_sample_conv1d(
-            ops.cast(inputs, self.compute_dtype),
+            inputs,
             kernel,
             bias,
             strides=self.strides,

@@ -18,6 +18,13 @@ def check_positive_int(name, value, minimum=1):
     return value
 
 
+def cast_to(dtype, *tensors):
+    """Casts each tensor to `dtype` (a layer's compute dtype), passing None through."""
+    from keras import ops
+
+    return tuple(None if t is None else ops.cast(t, dtype) for t in tensors)
+
+
 def shape_str(shape):
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 

@@ -4,7 +4,6 @@ import pytest
 
 from hypertext.layers import HyperConv1D, HyperConv1DTranspose
 from tests import references
-from tests.conftest import backend
 from tests.layer_checks import run_layer_checks
 
 MODES = ["basis", "low_rank", "dense"]
