@@ -128,6 +128,7 @@ def plot_curves(history_csv, out_png):
             if prefix + key in rows[0]:
                 ax.plot(epochs, [float(r[prefix + key]) for r in rows], style, label=(prefix or "train_") + key)
         ax.set_xlabel("epoch")
+        ax.set_xticks(epochs)
         ax.set_title(key)
         ax.legend()
     fig.tight_layout()
