@@ -25,6 +25,7 @@ class Config:
     hyper: bool = True  # False is the ablation: every HyperConv1D becomes a plain Conv1D of the same shape
     hyper_transpose: bool = False  # also generate the upsampling kernels (HyperConv1DTranspose) from z
     blocks_per_stage: int = 1  # residual (Hyper)Conv1D blocks after each upsampling stage
+    block_channels: int = 0  # width of the (Hyper)Conv1D inside each block (Dense down, conv, Dense up); 0 = channels
     generator_mode: str = "basis"  # KernelGenerator mode: "basis", "low_rank" or "dense"
     num_bases: int = 4  # learned kernels mixed per sample, for mode "basis"
     rank: int = 4  # factor rank, for mode "low_rank"
@@ -34,7 +35,7 @@ class Config:
     # ---- training ----
     batch_size: int = 64  # texts per step
     epochs: int = 4  # epochs of `steps_per_epoch` steps (or full passes over the training split)
-    steps_per_epoch: int = 450  # steps per epoch; 0 means one full pass over the training split
+    steps_per_epoch: int = 700  # steps per epoch; 0 means one full pass over the training split
     learning_rate: float = 2e-3  # peak Adam learning rate, after a linear warm-up
     warmup_steps: int = 200  # linear learning-rate warm-up, then cosine decay to 10% over the run
     weight_decay: float = 0.0  # AdamW decoupled weight decay; 0 uses plain Adam
@@ -49,7 +50,7 @@ class Config:
 
 CONFIGS = {
     # Trains on a 2-core CPU: `python train.py` finishes, evaluation included, within 15 minutes.
-    "small": Config(),
+    "small": Config(block_channels=64),
     # For a GPU: wider, a larger vocabulary, longer texts, more epochs.
     "base": Config(vocab_size=8000, max_length=64, embed_dim=256, channels=512, num_stages=3, latent_dim=512,
                    blocks_per_stage=2, num_bases=8, batch_size=128, epochs=20, steps_per_epoch=0,

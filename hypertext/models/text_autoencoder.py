@@ -10,25 +10,33 @@ from hypertext.layers import HyperConv1D, HyperConv1DTranspose
 
 
 class DecoderBlock(keras.layers.Layer):
-    """Pre-norm residual block: `h + dropout(conv(layer_norm(h)))`, the conv a HyperConv1D driven by z, or, in the
-    ablation, a plain Conv1D of the same shape."""
+    """Pre-norm residual block: `h + dropout(up(conv(down(layer_norm(h)))))`, the conv a HyperConv1D driven by z or,
+    in the ablation, a plain Conv1D of the same shape. `down`/`up` are Dense layers, present only when
+    `block_channels` narrows the conv."""
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.hyper = config.hyper
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, dtype=self.dtype_policy)
+        width = config.block_channels or config.channels
+        self.down = keras.layers.Dense(width, dtype=self.dtype_policy) if width != config.channels else None
+        self.up = keras.layers.Dense(config.channels, dtype=self.dtype_policy) if width != config.channels else None
         if config.hyper:
-            self.conv = HyperConv1D(config.channels, config.kernel_size, padding="same", activation="gelu",
+            self.conv = HyperConv1D(width, config.kernel_size, padding="same", activation="gelu",
                                     mode=config.generator_mode, num_bases=config.num_bases, rank=config.rank,
                                     dtype=self.dtype_policy)
         else:
-            self.conv = keras.layers.Conv1D(config.channels, config.kernel_size, padding="same", activation="gelu",
+            self.conv = keras.layers.Conv1D(width, config.kernel_size, padding="same", activation="gelu",
                                             dtype=self.dtype_policy)
         self.dropout = keras.layers.Dropout(config.dropout)
 
     def call(self, h, context, training=False):
         branch = self.norm(h)
+        if self.down is not None:
+            branch = self.down(branch)
         branch = self.conv(branch, context) if self.hyper else self.conv(branch)
+        if self.up is not None:
+            branch = self.up(branch)
         return h + self.dropout(branch, training=training)
 
 
@@ -43,7 +51,8 @@ class TextAutoencoder(keras.Model):
       layer of the decoder.
     - Decoder: `z` → Dense → reshape to `max_length / 2**num_stages` steps, then per stage a `Conv1DTranspose`
       (or `HyperConv1DTranspose`) that doubles the length and `blocks_per_stage` residual `HyperConv1D` blocks with
-      pre-layer-normalisation. Logits over the vocabulary, optionally tied to the token embedding.
+      pre-layer-normalisation; `block_channels` runs each block's conv at a narrower width between two Dense layers,
+      which keeps the per-sample kernels small (the `small` config uses 64 of 192). Logits over the vocabulary, optionally tied to the token embedding.
     - `hyper=False` swaps every `HyperConv1D` for a `Conv1D` of the same shape: the ablation twin.
 
     The tokenizer lives inside the model and is saved into the `.keras` file as an asset, so `hypertext.load(path)`

@@ -28,9 +28,9 @@ def _one_fit_step(model, config, tokenizer, texts):
     return history.history, moved
 
 
-@pytest.mark.parametrize("hyper", [True, False])
-def test_forward_and_train_step(hyper, tiny_config, tiny_tokenizer, corpus):
-    model = _model(tiny_config, tiny_tokenizer, hyper=hyper, hyper_transpose=hyper)
+@pytest.mark.parametrize("hyper,block_channels", [(True, 0), (False, 0), (True, 8), (False, 8)])
+def test_forward_and_train_step(hyper, block_channels, tiny_config, tiny_tokenizer, corpus):
+    model = _model(tiny_config, tiny_tokenizer, hyper=hyper, hyper_transpose=hyper, block_channels=block_channels)
     logits = model(model.texts_to_ids(corpus[:4]))
     assert tuple(logits.shape) == (4, 16, tiny_tokenizer.vocab_size)
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
