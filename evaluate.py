@@ -3,9 +3,10 @@
     python evaluate.py --checkpoint runs/default/model.keras         # validation split of its training corpus
     python evaluate.py --checkpoint PATH --corpus my.txt --limit 2000 --json out.json
     python evaluate.py --checkpoint PATH --split test --probe --examples 5
+    python evaluate.py --checkpoint data/pretrained/hypertext-wordnet.keras --split test --probe --by-length --noise
 
 The last line of stdout is one JSON object: num_examples, token_accuracy, exact_match, bleu, chrf, seconds (and the
-probe's accuracies with --probe).
+probe's accuracies with --probe, `by_length` with --by-length, `noise_retrieval` with --noise).
 """
 
 import argparse
@@ -25,6 +26,10 @@ def parse_args(argv=None):
     p.add_argument("--examples", type=int, default=0, help="print N original -> reconstruction pairs first")
     p.add_argument("--probe", action="store_true",
                    help="WordNet lexname linear probe on encode() vectors, next to a TF-IDF baseline")
+    p.add_argument("--by-length", action="store_true",
+                   help="BLEU and exact match per length bucket (<=8, 9-16, 17-32, >32 pieces)")
+    p.add_argument("--noise", action="store_true",
+                   help="recall@1 of retrieving each text among 1,000 from a copy with 10%% of its tokens dropped")
     p.add_argument("--json", help="also write the JSON object to this file")
     return p.parse_args(argv)
 
@@ -50,6 +55,10 @@ def main(argv=None):
     for ref, hyp in list(zip(references, hypotheses))[: args.examples]:
         print(f"  {ref}\n-> {hyp}\n")
     metrics.update({"corpus": corpus, "split": args.split})
+    if args.by_length:
+        metrics["by_length"] = evaluation.metrics_by_length(model, texts, batch_size=args.batch_size)
+    if args.noise:
+        metrics["noise_retrieval"] = evaluation.noise_retrieval(model, texts, batch_size=args.batch_size)
     if args.probe:
         metrics.update(evaluation.lexname_probe(model))
     if args.json:

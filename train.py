@@ -19,10 +19,11 @@ import time
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", default="wordnet", help="'wordnet', a .txt/.txt.gz file, or tfds:NAME")
-    p.add_argument("--text-key", default="text", help="the text feature of a TFDS dataset")
+    p.add_argument("--corpus", help="'wordnet' (the default), a .txt/.txt.gz file, or tfds:NAME")
+    p.add_argument("--text-key", help="the text feature of a TFDS dataset (default: text)")
     p.add_argument("--output", default="runs/default", help="folder for the model, logs and curves")
-    p.add_argument("--config", default="small", help="small (CPU, minutes), base (GPU) or tiny (tests)")
+    p.add_argument("--config", help="small (the default: CPU, minutes), base (GPU) or tiny (tests); with --resume, "
+                                    "the run's own settings are the default")
     p.add_argument("--epochs", type=int)
     p.add_argument("--steps-per-epoch", type=int, help="0 = a full pass over the training split")
     p.add_argument("--batch-size", type=int)
@@ -34,7 +35,8 @@ def parse_args(argv=None):
                    help="override any field of hypertext/configs.py, e.g. --set latent_dim=512 (repeatable)")
     p.add_argument("--mixed-precision", action="store_true", help="float16 (TF) / bfloat16 (JAX, torch) compute")
     p.add_argument("--jit", action="store_true", help="compile the train step with XLA (jit_compile=True)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --output from its last backup")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --output from its last backup, with its settings (flags override them)")
     p.add_argument("--encoding-errors", default="strict", choices=["strict", "replace", "skip"],
                    help="what to do with lines of a local corpus that are not UTF-8")
     p.add_argument("--eval-limit", type=int, default=5000, help="validation texts to evaluate at the end (0 = all)")
@@ -47,25 +49,32 @@ def main(argv=None):
     from hypertext import configs, evaluation, saving, training
 
     try:
-        config = configs.get_config(args.config)
+        if args.resume and not args.config:
+            config, corpus, text_key = training.saved_run(args.output)
+        else:
+            config, corpus, text_key = configs.get_config(args.config or "small"), "wordnet", "text"
+        corpus, text_key = args.corpus or corpus, args.text_key or text_key
         flags = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
                  "max_length": args.max_length, "vocab_size": args.vocab_size, "learning_rate": args.learning_rate,
                  "seed": args.seed}
         config = configs.apply_overrides(config.replace(**{k: v for k, v in flags.items() if v is not None}),
                                          args.set)
         start = time.time()
-        best = training.train(args.corpus, args.output, config, text_key=args.text_key, resume=args.resume,
+        best = training.train(corpus, args.output, config, text_key=text_key, resume=args.resume,
                               jit_compile=args.jit, mixed_precision=args.mixed_precision,
                               encoding_errors=args.encoding_errors, verbose=args.verbose)
         train_seconds = time.time() - start
         model = saving.load(best)
         from hypertext.data import load_texts
 
-        texts = load_texts(args.corpus, "validation", text_key=args.text_key, errors=args.encoding_errors)
+        texts = load_texts(corpus, "validation", text_key=text_key, errors=args.encoding_errors)
         metrics = evaluation.reconstruction_metrics(model, texts[: args.eval_limit or None])
     except (ValueError, FileNotFoundError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
+    except training.TrainingError as e:
+        print(f"train.py: training stopped: {e}", file=sys.stderr)
+        return 3
     metrics["train_seconds"] = round(train_seconds, 1)
     print(f"validation metrics of {best}:")
     print(json.dumps(metrics))

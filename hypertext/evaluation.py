@@ -42,6 +42,76 @@ def reconstruction_metrics(model, texts, batch_size=256, return_outputs=False):
     return (metrics, references, hypotheses) if return_outputs else metrics
 
 
+LENGTH_BUCKETS = ((1, 8), (9, 16), (17, 32), (33, None))
+
+
+def metrics_by_length(model, texts, buckets=LENGTH_BUCKETS, batch_size=256):
+    """Reconstruction quality per bucket of text length, counted in tokenizer pieces (eos excluded).
+
+    Each bucket reports `num_examples`, `bleu` and `exact_match` against what the model can reproduce (the text
+    truncated to `max_length`, as in `reconstruction_metrics`), and `bleu_full_text` against the whole text, which
+    shows what truncation costs the longest bucket.
+    """
+    import sacrebleu
+
+    texts = list(texts)
+    lengths = np.array([len(p) for p in model.tokenizer.encode(texts)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # truncation is the point of the last bucket
+        _, references, hypotheses = reconstruction_metrics(model, texts, batch_size, return_outputs=True)
+    full_texts = model.tokenizer.decode(model.tokenizer.encode(texts))  # normalised as the tokenizer sees them
+    table = {}
+    for low, high in buckets:
+        chosen = np.flatnonzero((lengths >= low) & (lengths <= (high or np.inf)))
+        name = f"{low}-{high}" if high else f">{low - 1}"
+        if not len(chosen):
+            table[name] = {"num_examples": 0}
+            continue
+        hyp = [hypotheses[i] for i in chosen]
+        table[name] = {
+            "num_examples": int(len(chosen)),
+            "bleu": round(sacrebleu.corpus_bleu(hyp, [[references[i] for i in chosen]]).score, 3),
+            "bleu_full_text": round(sacrebleu.corpus_bleu(hyp, [[full_texts[i] for i in chosen]]).score, 3),
+            "exact_match": round(float(np.mean([hypotheses[i] == references[i] for i in chosen])), 5),
+        }
+    return table
+
+
+def noise_retrieval(model, texts, drop_fraction=0.1, num_candidates=1000, seed=0, batch_size=256):
+    """Recall@1 of finding a text from a noisy copy of it: `drop_fraction` of its tokens (at least one) are deleted,
+    and the noisy copy's `encode()` vector must be closer (cosine) to its own clean vector than to those of the other
+    `num_candidates - 1` texts. The same retrieval with TF-IDF vectors of the noisy and clean texts is the baseline.
+
+    Uses the first `num_candidates` texts with at least two tokens that fit in `max_length`.
+    """
+    rng = np.random.default_rng(seed)
+    tokenizer = model.tokenizer
+    pieces = [p for p in tokenizer.encode(list(texts)) if 2 <= len(p) < model.config.max_length][:num_candidates]
+    if len(pieces) < 2:
+        raise ValueError(f"noise_retrieval needs at least 2 usable texts. Received: {len(pieces)}")
+    noisy = []
+    for p in pieces:
+        drop = set(rng.choice(len(p), size=max(1, round(drop_fraction * len(p))), replace=False).tolist())
+        noisy.append([t for i, t in enumerate(p) if i not in drop])
+    clean_texts, noisy_texts = tokenizer.decode(pieces), tokenizer.decode(noisy)
+
+    def recall_at_1(queries, keys):
+        queries = queries / (np.linalg.norm(queries, axis=1, keepdims=True) + 1e-9)
+        keys = keys / (np.linalg.norm(keys, axis=1, keepdims=True) + 1e-9)
+        return float(np.mean(np.argmax(queries @ keys.T, axis=1) == np.arange(len(keys))))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clean_z, noisy_z = model.encode(clean_texts, batch_size), model.encode(noisy_texts, batch_size)
+    tfidf_clean, tfidf_noisy = tfidf_features(clean_texts, noisy_texts)
+    return {
+        "num_candidates": len(pieces),
+        "drop_fraction": drop_fraction,
+        "recall_at_1": round(recall_at_1(noisy_z, clean_z), 5),
+        "tfidf_recall_at_1": round(recall_at_1(tfidf_noisy, tfidf_clean), 5),
+    }
+
+
 def _train_linear_probe(train_x, train_y, test_x, test_y, num_classes, epochs=30, seed=0):
     """Multinomial logistic regression (a softmax Dense layer, Adam) on standardised features; test accuracy."""
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6

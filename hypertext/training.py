@@ -1,25 +1,36 @@
 """Training a TextAutoencoder end to end: what `train.py` runs, step by step, as library functions."""
 
 import csv
+import glob
 import json
 import math
 import os
+import shutil
 import time
 
 import keras
 
 from hypertext import configs
 from hypertext.data import load_texts, make_dataset
+from hypertext.data.input_pipeline import encode_texts
 from hypertext.models import TextAutoencoder
 from hypertext.tokenizers import SentencePieceTokenizer
 
 MODEL_FILE = "model.keras"
 TOKENIZER_FILE = "tokenizer.model"
 BACKUP_DIR = "backup"
+HISTORY_FILE = "history.csv"
+CONFIG_FILE = "config.json"
+TMP_PREFIX = ".tmp-"
 
 
 class OutputDirError(ValueError):
     """The output folder cannot be used (not writable, or holds a run that --resume was not asked to continue)."""
+
+
+class TrainingError(RuntimeError):
+    """Training stopped on a fault it cannot continue past (a non-finite loss, a checkpoint that cannot be written).
+    The message says what happened and what was kept."""
 
 
 def prepare_output_dir(path, resume):
@@ -34,7 +45,7 @@ def prepare_output_dir(path, resume):
         os.remove(probe)
     except OSError as e:
         raise OutputDirError(f"Cannot write to the output folder {path!r}: {e.strerror or e}.") from None
-    has_run = any(os.path.exists(os.path.join(path, name)) for name in (MODEL_FILE, BACKUP_DIR, "history.csv"))
+    has_run = any(os.path.exists(os.path.join(path, name)) for name in (MODEL_FILE, BACKUP_DIR, HISTORY_FILE))
     if has_run and not resume:
         raise OutputDirError(
             f"{path!r} already holds a training run. Pass --resume to continue it, or choose another --output."
@@ -43,15 +54,68 @@ def prepare_output_dir(path, resume):
         raise OutputDirError(f"--resume: {path!r} holds no run to continue.")
 
 
-class AtomicBestCheckpoint(keras.callbacks.Callback):
-    """Saves the model to `path` whenever `monitor` improves, writing a temporary file in the same folder and
-    renaming it into place, so an interrupted save never leaves a half-written `model.keras` behind."""
+def _write_atomically(path, write):
+    """Calls `write(tmp_path)` on a temporary name in `path`'s folder, flushes it to disk, then renames it over
+    `path`. A crash or a failed write at any moment leaves the old `path` untouched (POSIX rename is atomic)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{name}")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
-    def __init__(self, path, monitor="val_loss"):
+
+def _write_json_atomically(path, obj):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2)
+
+    _write_atomically(path, write)
+
+
+def save_model_atomically(model, path):
+    """`model.save(path)` through a temporary file and a rename. Raises `TrainingError` if the write fails (a full
+    disk, say); the previous file at `path`, if any, is then intact."""
+    try:
+        _write_atomically(path, model.save)
+    except OSError as e:
+        kept = "The previous checkpoint there is intact." if os.path.exists(path) else "No checkpoint was written."
+        raise TrainingError(f"Could not write the checkpoint {path!r}: {e.strerror or e}. {kept}") from None
+
+
+def remove_stale_temporary_files(output):
+    """Deletes what an earlier killed run left half-written (`.tmp-*` files and backup folders)."""
+    for stale in glob.glob(os.path.join(output, TMP_PREFIX + "*")) + glob.glob(
+            os.path.join(output, BACKUP_DIR, TMP_PREFIX + "*")):
+        shutil.rmtree(stale) if os.path.isdir(stale) else os.remove(stale)
+
+
+def write_history_csv(path, history):
+    """Writes the per-epoch rows (dicts with `epoch` and the metrics) as CSV, atomically."""
+    keys = ["epoch"] + sorted({k for row in history for k in row} - {"epoch"})
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(history)
+
+    _write_atomically(path, write)
+
+
+class AtomicBestCheckpoint(keras.callbacks.Callback):
+    """Saves the model to `path` whenever `monitor` improves on `best` (pass the best value of the epochs before a
+    resume), through a temporary file and a rename, so an interrupted save never leaves a half-written file."""
+
+    def __init__(self, path, monitor="val_loss", best=math.inf):
         super().__init__()
         self.path = path
         self.monitor = monitor
-        self.best = math.inf
+        self.best = best
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -61,14 +125,89 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
         save_model_atomically(self.model, self.path)
 
 
-def save_model_atomically(model, path):
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+class RunBackup(keras.callbacks.Callback):
+    """Crash-safe training state, for `--resume`.
+
+    After every epoch it writes the model and optimizer weights and the history of every epoch so far to
+    `directory/epoch-NNNNN/`, first under a temporary name, then renamed into place; older backups are deleted only
+    after that. A kill at any moment therefore leaves one complete backup, and `restore_backup` finds the newest. It
+    then rewrites `history_csv` from the same rows, so the CSV never has a duplicated or missing epoch, even when the
+    process dies between the two writes (a resume rewrites it from the backup).
+
+    Args:
+        directory: the backup folder.
+        history_csv: the CSV file that mirrors the history.
+        history: the rows of the epochs before a resume (from `restore_backup`).
+    """
+
+    def __init__(self, directory, history_csv, history=()):
+        super().__init__()
+        self.directory = directory
+        self.history_csv = history_csv
+        self.history = list(history)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.history.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        os.makedirs(self.directory, exist_ok=True)
+        tmp = os.path.join(self.directory, f"{TMP_PREFIX}epoch-{epoch + 1:05d}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        self.model.save_weights(os.path.join(tmp, "state.weights.h5"))
+        with open(os.path.join(tmp, "state.json"), "w") as f:
+            json.dump({"epoch": epoch + 1, "history": self.history}, f)
+        for name in os.listdir(tmp):
+            with open(os.path.join(tmp, name), "rb+") as f:
+                os.fsync(f.fileno())
+        final = os.path.join(self.directory, f"epoch-{epoch + 1:05d}")
+        shutil.rmtree(final, ignore_errors=True)  # a re-run epoch after a resume
+        os.replace(tmp, final)
+        for old in _complete_backups(self.directory)[:-1]:
+            shutil.rmtree(old)
+        write_history_csv(self.history_csv, self.history)
+
+
+def _complete_backups(directory):
+    return sorted(glob.glob(os.path.join(directory, "epoch-[0-9][0-9][0-9][0-9][0-9]")))
+
+
+def restore_backup(model, directory):
+    """Loads the newest complete backup into the compiled `model`, weights and optimizer state (step counter and
+    moments) alike. Returns `(epochs_done, history_rows)`; `(0, [])` when there is no backup."""
+    backups = _complete_backups(directory)
+    if not backups:
+        return 0, []
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(os.path.join(backups[-1], "state.weights.h5"))
+    with open(os.path.join(backups[-1], "state.json")) as f:
+        state = json.load(f)
+    return state["epoch"], state["history"]
+
+
+class StopOnNonFiniteLoss(keras.callbacks.TerminateOnNaN):
+    """Keras' `TerminateOnNaN`, but it stops at once with a `TrainingError` naming the epoch and step, before the
+    epoch ends, so no callback saves the diverged weights: `model.keras` and the backup stay those of the last good
+    epoch."""
+
+    def __init__(self, checkpoint_path):
+        super().__init__()
+        self.checkpoint_path = checkpoint_path
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        self.model.stop_training = True
+        kept = (f"The last good checkpoint, {self.checkpoint_path!r}, is kept."
+                if os.path.isfile(self.checkpoint_path) else "No epoch finished, so there is no checkpoint.")
+        raise TrainingError(
+            f"The training loss became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}; training stopped. "
+            f"{kept} Try a lower --learning-rate (or more warm-up steps)."
+        )
 
 
 def learning_rate_schedule(config, total_steps):
@@ -154,11 +293,40 @@ def distribution_strategy_scope():
     return contextlib.nullcontext()
 
 
+def saved_run(output):
+    """The settings a run in `output` was started with (its config.json): `(config, corpus, text_key)`, for
+    `--resume`. Raises OutputDirError when there is none."""
+    path = os.path.join(output, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise OutputDirError(f"--resume: {output!r} holds no run to continue (no {CONFIG_FILE}).")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise OutputDirError(f"--resume: cannot read the run's settings {path!r}: {e}.") from None
+    fields = {f for f in configs.Config.__dataclass_fields__}
+    return configs.Config(**{k: v for k, v in saved.items() if k in fields}), saved["corpus"], saved["text_key"]
+
+
+def _tokenize(name, texts, tokenizer, config, log):
+    ids, truncated = encode_texts(texts, tokenizer, config.max_length)
+    if truncated:
+        log(f"{name}: {truncated:,} of {len(texts):,} texts are longer than max_length={config.max_length} pieces "
+            "and were truncated")
+    return ids
+
+
 def train(corpus="wordnet", output="runs/default", config=None, text_key="text", resume=False, jit_compile=False,
           mixed_precision=False, encoding_errors="strict", verbose=1, log=print):
-    """Trains (or resumes) a TextAutoencoder and writes everything to `output`. Returns the best model's path."""
+    """Trains (or resumes) a TextAutoencoder and writes everything to `output`. Returns the best model's path.
+
+    Raises:
+        ValueError (OutputDirError included): bad settings, corpus or output folder; raised before training starts.
+        TrainingError: a non-finite loss, or a checkpoint that could not be written. What was saved is kept.
+    """
     config = configs.validate(config or configs.get_config("small"))
     prepare_output_dir(output, resume)
+    remove_stale_temporary_files(output)
     keras.utils.set_random_seed(config.seed)
     if mixed_precision:
         keras.mixed_precision.set_global_policy(
@@ -170,14 +338,15 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         log(f"corpus {corpus!r} {name}: {len(texts):,} texts"
             + "".join(f", {v:,} {k.replace('_', ' ')}" for k, v in texts.stats.items() if k != "texts" and v))
     if not train_texts:
-        raise ValueError(f"Corpus {corpus!r} has no training texts (all lines empty?).")
+        raise ValueError(f"Corpus {corpus!r} has no training texts: it is empty, or every line is blank.")
     if not val_texts:
         raise ValueError(f"Corpus {corpus!r} has no validation texts; it needs at least ~20 non-empty lines.")
 
     tokenizer = get_tokenizer(output, train_texts, config, log)
-    train_ds = make_dataset(train_texts, tokenizer, config.max_length, config.batch_size, shuffle=True,
-                            seed=config.seed, repeat=bool(config.steps_per_epoch))
-    val_ds = make_dataset(val_texts, tokenizer, config.max_length, config.batch_size, shuffle=False)
+    train_ds = make_dataset(_tokenize("train", train_texts, tokenizer, config, log), tokenizer, config.max_length,
+                            config.batch_size, shuffle=True, seed=config.seed, repeat=bool(config.steps_per_epoch))
+    val_ds = make_dataset(_tokenize("validation", val_texts, tokenizer, config, log), tokenizer, config.max_length,
+                          config.batch_size, shuffle=False)
     steps_per_epoch = config.steps_per_epoch or math.ceil(len(train_texts) / config.batch_size)
 
     with distribution_strategy_scope():
@@ -186,23 +355,30 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         compile_model(model, config, steps_per_epoch * config.epochs, jit_compile)
     log(f"model: {model.count_params():,} parameters ({'hyper' if config.hyper else 'plain Conv1D ablation'})")
 
-    with open(os.path.join(output, "config.json"), "w") as f:
-        json.dump({"corpus": corpus, "text_key": text_key, "backend": keras.backend.backend(),
-                   "jit_compile": jit_compile, "mixed_precision": mixed_precision, **config.to_dict()}, f, indent=2)
     best = os.path.join(output, MODEL_FILE)
-    history_csv = os.path.join(output, "history.csv")
+    backup_dir = os.path.join(output, BACKUP_DIR)
+    epochs_done, history = restore_backup(model, backup_dir) if resume else (0, [])
+    if resume:
+        log(f"resume: restored the backup after epoch {epochs_done} (optimizer step "
+            f"{int(model.optimizer.iterations):,}); continuing with epoch {epochs_done + 1} of {config.epochs}")
+    _write_json_atomically(os.path.join(output, CONFIG_FILE), {
+        "corpus": corpus, "text_key": text_key, "backend": keras.backend.backend(), "jit_compile": jit_compile,
+        "mixed_precision": mixed_precision, **config.to_dict()})
+    history_csv = os.path.join(output, HISTORY_FILE)
+    write_history_csv(history_csv, history)  # drops rows of epochs that the backup does not hold
     callbacks = [
-        # Kept after a finished run too (delete_checkpoint=False), so `--resume --epochs N` can extend it.
-        keras.callbacks.BackupAndRestore(os.path.join(output, BACKUP_DIR), delete_checkpoint=False),
-        keras.callbacks.TerminateOnNaN(),
-        AtomicBestCheckpoint(best),
-        keras.callbacks.CSVLogger(history_csv, append=resume),
+        StopOnNonFiniteLoss(best),
+        AtomicBestCheckpoint(best, best=min((row["val_loss"] for row in history
+                                             if math.isfinite(row.get("val_loss", math.nan))), default=math.inf)),
+        # Kept after a finished run too, so `--resume --epochs N` can extend it.
+        RunBackup(backup_dir, history_csv, history),
         keras.callbacks.TensorBoard(os.path.join(output, "logs"), write_graph=False, profile_batch=0),
     ]
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-              steps_per_epoch=steps_per_epoch if config.steps_per_epoch else None,
-              callbacks=callbacks, verbose=verbose)
-    if not os.path.isfile(best):  # e.g. every validation loss was NaN
-        raise RuntimeError("Training produced no checkpoint: the validation loss never improved (NaN?).")
+    if epochs_done < config.epochs:
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=epochs_done,
+                  steps_per_epoch=steps_per_epoch if config.steps_per_epoch else None,
+                  callbacks=callbacks, verbose=verbose)
+    if not os.path.isfile(best):
+        raise TrainingError("Training produced no checkpoint: the validation loss was never finite.")
     plot_curves(history_csv, os.path.join(output, "curves.png"))
     return best

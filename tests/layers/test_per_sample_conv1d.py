@@ -3,8 +3,6 @@ import itertools
 import keras
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from hypertext.backend_utils import value_and_grad
 from hypertext.layers import PerSampleConv1D
@@ -92,31 +90,6 @@ def test_gradients_match_finite_differences(rng):
             minus[arg_index][idx] -= eps
             numeric[idx] = (f64_loss(*plus) - f64_loss(*minus)) / (2 * eps)
         np.testing.assert_allclose(analytic[arg_index], numeric, atol=1e-3)
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    batch=st.integers(1, 3),
-    length=st.integers(1, 12),
-    in_channels=st.integers(1, 4),
-    out_channels=st.integers(1, 4),
-    kernel_size=st.integers(1, 5),
-    strides=st.integers(1, 4),
-    dilation=st.integers(1, 3),
-    padding=st.sampled_from(["valid", "same", "causal"]),
-    use_bias=st.booleans(),
-    seed=st.integers(0, 2**16),
-)
-def test_property_unfold_matches_reference(batch, length, in_channels, out_channels, kernel_size, strides, dilation,
-                                           padding, use_bias, seed):
-    if padding == "valid" and length < dilation * (kernel_size - 1) + 1:
-        return  # covered by the error test
-    rng = np.random.default_rng(seed)
-    x, kernel, bias = _random_case(rng, batch, length, in_channels, out_channels, kernel_size)
-    bias = bias if use_bias else None
-    got = PerSampleConv1D(strides, padding, dilation)(x, kernel, bias)
-    want = references.per_sample_conv1d(x, kernel, bias, strides, padding, dilation)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(got), want, atol=1e-4)
 
 
 def test_unknown_batch_functional_model_saves_and_loads(rng, tmp_path):

@@ -1,0 +1,285 @@
+"""Faults a long training run meets: kills, failed writes, diverging losses, full disks and junk text.
+
+Every test runs the real `train.py` / `evaluate.py` (as subprocesses where a process must die) on the tiny config.
+"""
+
+import csv
+import errno
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import hypertext
+from hypertext import training
+from hypertext.data import load_texts, wordnet
+from tests.conftest import backend
+from tests.test_cli import ROOT, run
+
+pytestmark = pytest.mark.skipif(backend() != "tensorflow", reason="the CLI tests run once, on TF")
+
+TINY = ["--config", "tiny", "--set", "latent_dim=24", "--verbose", "0", "--eval-limit", "40"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(load_texts("wordnet", "validation")[:600]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def history_epochs(out):
+    with open(os.path.join(out, "history.csv")) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def backups(out):
+    return sorted(os.listdir(os.path.join(out, "backup")))
+
+
+# ---- 1. kill and resume ----------------------------------------------------------------------------------------------
+def test_sigkill_in_a_later_epoch_then_resume(corpus, tmp_path):
+    out, epochs, steps = str(tmp_path / "run"), 6, 60
+    args = ["--corpus", corpus, "--output", out, *TINY, "--epochs", str(epochs), "--steps-per-epoch", str(steps)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *args], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    second = os.path.join(out, "backup", "epoch-00002")
+    first = os.path.join(out, "backup", "epoch-00001")
+    deadline = time.time() + 300
+    while not os.path.isdir(first):
+        assert process.poll() is None and time.time() < deadline, process.stderr.read()[-2000:]
+        time.sleep(0.01)
+    started = time.time()
+    while not os.path.isdir(second):
+        assert process.poll() is None and time.time() < deadline, process.stderr.read()[-2000:]
+        time.sleep(0.01)
+    time.sleep((time.time() - started) / 2)  # about half-way through the third epoch
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    done = int(backups(out)[-1].split("-")[1])
+    assert 2 <= done < epochs  # killed in epoch 3 or later, before the end
+    assert history_epochs(out) == list(range(done))
+
+    result = run("train.py", "--output", out, "--resume", "--verbose", "2", "--eval-limit", "40")
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The epoch counter and the optimizer state come back from the backup, not from scratch.
+    assert (f"restored the backup after epoch {done} (optimizer step {done * steps:,}); continuing with epoch "
+            f"{done + 1} of {epochs}") in result.stdout
+    assert f"Epoch {done + 1}/{epochs}" in result.stdout and "Epoch 1/" not in result.stdout
+    assert history_epochs(out) == list(range(epochs))
+    assert backups(out) == [f"epoch-{epochs:05d}"]
+    model = hypertext.load(os.path.join(out, "model.keras"))
+    assert model.encode(["a small cat"]).shape == (1, 24)
+
+
+def test_a_kill_during_the_checkpoint_write_keeps_the_previous_file(tmp_path):
+    path = str(tmp_path / "model.keras")
+    script = textwrap.dedent(f"""
+        import os, signal, keras
+        from hypertext import configs, training
+        from hypertext.models import TextAutoencoder
+        from hypertext.tokenizers import SentencePieceTokenizer
+        from hypertext.data import load_texts
+        texts = load_texts("wordnet", "validation")[:300]
+        tokenizer = SentencePieceTokenizer.from_texts(texts, vocab_size=512)
+        model = TextAutoencoder(configs.get_config("tiny"), tokenizer)
+        model.build()
+        training.save_model_atomically(model, {path!r})
+        print("saved", flush=True)
+
+        def dying_save(self, filepath, *args, **kwargs):  # the disk gets half an archive, then the process dies
+            with open(filepath, "wb") as f:
+                f.write(b"PK\\x03\\x04" + b"half an archive" * 100)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        keras.Model.save = dying_save
+        for v in model.weights:
+            v.assign(v * 0 + 1)
+        training.save_model_atomically(model, {path!r})
+        print("not reached", flush=True)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == -signal.SIGKILL and result.stdout == "saved\n", result.stderr[-2000:]
+    leftovers = [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]
+    assert len(leftovers) == 1  # the half-written temporary file; model.keras itself was never touched
+    model = hypertext.load(path)
+    assert not np.all(keras.ops.convert_to_numpy(model.embedding.embeddings) == 1)
+    training.remove_stale_temporary_files(str(tmp_path))  # what train.py does on start
+    assert os.listdir(tmp_path) == ["model.keras"]
+
+
+def test_a_failed_checkpoint_write_is_a_clear_error_and_keeps_the_file(tmp_path, monkeypatch):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    path = str(tmp_path / "model.keras")
+    training.save_model_atomically(model, path)
+    before = sha256(path)
+
+    def full_disk(filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"PK partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(model, "save", full_disk)
+    with pytest.raises(training.TrainingError, match="No space left on device. The previous checkpoint there is "
+                                                     "intact"):
+        training.save_model_atomically(model, path)
+    assert sha256(path) == before and os.listdir(tmp_path) == ["model.keras"]
+
+
+# ---- 2. numerical faults -------------------------------------------------------------------------------------------
+def test_a_diverging_loss_names_epoch_and_step_and_keeps_the_last_good_checkpoint(corpus, tmp_path):
+    out = str(tmp_path / "run")
+    result = run("train.py", "--corpus", corpus, "--output", out, *TINY, "--epochs", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = sha256(os.path.join(out, "model.keras"))
+    # Resume for a second epoch with an absurd learning rate: the loss overflows within a few steps.
+    result = run("train.py", "--output", out, "--resume", "--epochs", "2", "--learning-rate", "1e30", "--verbose", "0")
+    assert result.returncode == 3, result.stderr[-3000:]
+    message = result.stderr.strip().splitlines()[-1]
+    assert "train.py: training stopped: The training loss became nan at epoch 2, step " in message
+    assert "is kept. Try a lower --learning-rate" in message and "Traceback" not in result.stderr
+    assert sha256(os.path.join(out, "model.keras")) == checkpoint
+    assert backups(out) == ["epoch-00001"] and history_epochs(out) == [0]
+    hypertext.load(os.path.join(out, "model.keras"))
+
+
+def test_a_diverging_first_epoch_says_there_is_no_checkpoint(corpus, tmp_path):
+    out = str(tmp_path / "run")
+    result = run("train.py", "--corpus", corpus, "--output", out, *TINY, "--learning-rate", "1e30")
+    assert result.returncode == 3
+    assert "at epoch 1, step " in result.stderr and "No epoch finished, so there is no checkpoint" in result.stderr
+
+
+# ---- 3. disk full / unwritable output ----------------------------------------------------------------------------
+def test_output_folder_checked_before_training(tmp_path, monkeypatch, corpus):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run("train.py", "--corpus", corpus, "--output", str(blocker / "run"), *TINY)
+    assert result.returncode == 2 and "Cannot write to the output folder" in result.stderr
+    assert "Not a directory" in result.stderr and "Epoch" not in result.stdout
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(training.OutputDirError, match="Cannot write to the output folder .*: No space left on device"):
+        training.prepare_output_dir(str(tmp_path / "full"), resume=False)
+
+
+# ---- 4. bad text -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("content, match", [
+    (b"", "has no training texts: it is empty, or every line is blank"),
+    (b"\n   \n\t\n" * 50, "has no training texts: it is empty, or every line is blank"),
+    (b"fine line\n" * 30 + b"caf\xe9 au lait\n", r"corpus.txt:31: not valid UTF-8 .*--encoding-errors"),
+])
+def test_unusable_corpora_are_one_line_errors(content, match, tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(content)
+    result = run("train.py", "--corpus", str(path), "--output", str(tmp_path / "run"), *TINY)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+    assert re.search(match, result.stderr.strip().splitlines()[-1]), result.stderr[-2000:]
+
+
+JUNK = [
+    "nul\x00byte and bell\x07 and escape\x1b[31m inside",
+    "tab\tseparated\vvertical\x0cfeed",
+    "Latin, 日本語のテキスト, العربية, emoji 😀🎉, Ελληνικά",
+    "zero\u200bwidth and right-to-left \u202e marks",
+]
+
+
+def _line_in_split(stem, split):
+    """A text built from `stem` that the hash holdout puts in `split`."""
+    return next(t for t in (f"{stem} {i}" for i in range(1000)) if wordnet.split_of(t) == split)
+
+
+def test_junk_corpus_trains_and_junk_text_encodes(corpus, tmp_path):
+    huge = _line_in_split("x" * 1_000_000, "train")
+    path = tmp_path / "junk.txt"
+    with open(corpus, "rb") as f:
+        clean = f.read()
+    path.write_bytes(clean + "\n".join(JUNK * 3).encode() + b"\n" + huge.encode() + b"\n\xff\xfe bad bytes\n\n")
+    out = str(tmp_path / "run")
+    result = run("train.py", "--corpus", str(path), "--output", out, *TINY, "--encoding-errors", "replace")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 undecodable lines" in result.stdout and "1 empty lines" in result.stdout
+    assert "texts are longer than max_length=16 pieces and were truncated" in result.stdout
+
+    model = hypertext.load(os.path.join(out, "model.keras"))
+    texts = [*JUNK, huge, "", " ", "\ufffd"]
+    with pytest.warns(UserWarning, match="were truncated"):
+        z = model.encode(texts)
+    assert z.shape == (len(texts), 24) and np.isfinite(z).all()
+    with pytest.warns(UserWarning, match="were truncated"):
+        restored = model.reconstruct(texts)
+    assert len(restored) == len(texts) and all(isinstance(t, str) for t in restored)
+    assert model.encode([]).shape == (0, 24) and model.reconstruct([]) == []
+    # Byte fallback: whatever the model writes back, the tokenizer round-trips the junk itself exactly.
+    ids = model.tokenizer.encode(JUNK[2:3])
+    assert model.tokenizer.decode(ids) == [JUNK[2]]
+
+
+# ---- 5. corrupt and foreign checkpoints through evaluate.py -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def checkpoint(corpus, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("ckpt") / "run")
+    result = run("train.py", "--corpus", corpus, "--output", out, *TINY, "--epochs", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return os.path.join(out, "model.keras")
+
+
+def _bad_checkpoints(checkpoint, folder):
+    with open(checkpoint, "rb") as f:
+        data = f.read()
+    cases = {"missing": (os.path.join(folder, "missing.keras"), "No checkpoint at")}
+    empty = os.path.join(folder, "empty.keras")
+    open(empty, "wb").close()
+    cases["empty"] = (empty, "is empty (0 bytes)")
+    for fraction in (0.1, 0.5, 0.9, 0.999):
+        cut = os.path.join(folder, f"cut-{fraction}.keras")
+        with open(cut, "wb") as f:
+            f.write(data[: int(len(data) * fraction)])
+        cases[f"truncated at {fraction:.1%}"] = (cut, "truncated")
+    foreign = os.path.join(folder, "foreign.keras")
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(foreign)
+    cases["another model"] = (foreign, "not a hypertext TextAutoencoder")
+    import zipfile
+
+    stripped = os.path.join(folder, "no-tokenizer.keras")
+    with zipfile.ZipFile(checkpoint) as src, zipfile.ZipFile(stripped, "w") as dst:
+        for item in src.infolist():
+            if not item.filename.endswith("sentencepiece.model"):
+                dst.writestr(item, src.read(item.filename))
+    cases["tokenizer asset missing"] = (stripped, "has no tokenizer asset")
+    return cases
+
+
+def test_evaluate_gives_one_line_and_exit_2_for_every_bad_checkpoint(checkpoint, tmp_path):
+    for name, (path, match) in _bad_checkpoints(checkpoint, str(tmp_path)).items():
+        result = run("evaluate.py", "--checkpoint", path, "--limit", "5")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2, name
+        assert lines and lines[-1].startswith("evaluate.py: error: ") and match in lines[-1], (name, lines[-3:])
+        assert "Traceback" not in result.stderr, name
+        with pytest.raises((FileNotFoundError, hypertext.CheckpointError), match=re.escape(match)):
+            hypertext.load(path)
+    result = run("evaluate.py", "--checkpoint", checkpoint, "--limit", "5")
+    assert result.returncode == 0 and json.loads(result.stdout.strip().splitlines()[-1])["num_examples"] == 5
