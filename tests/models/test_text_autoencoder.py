@@ -70,6 +70,19 @@ def test_save_load_round_trip(tiny_config, tiny_tokenizer, corpus, tmp_path):
     assert restored.config == model.config
 
 
+@pytest.mark.skipif(backend() != "tensorflow", reason="runs once, on TF")
+def test_export_drops_the_optimizer_and_keeps_the_outputs(tiny_config, tiny_tokenizer, corpus, tmp_path):
+    model = compile_model(_model(tiny_config, tiny_tokenizer), tiny_config, total_steps=10)
+    _one_fit_step(model, tiny_config, tiny_tokenizer, corpus[:32])
+    trained, exported = str(tmp_path / "trained.keras"), str(tmp_path / "exported.keras")
+    model.save(trained)
+    hypertext.saving.export(trained, exported)
+    assert os.path.getsize(exported) < 0.8 * os.path.getsize(trained)  # no Adam moments
+    restored = hypertext.load(exported)
+    np.testing.assert_array_equal(restored.encode(corpus[:20]), model.encode(corpus[:20]))
+    assert restored.reconstruct(corpus[:20]) == model.reconstruct(corpus[:20])
+
+
 def test_text_api(tiny_config, tiny_tokenizer, corpus):
     model = _model(tiny_config, tiny_tokenizer)
     z = model.encode(corpus[:600], batch_size=256)  # several internal batches
