@@ -30,6 +30,8 @@ def parse_args(argv=None):
                    help="BLEU and exact match per length bucket (<=8, 9-16, 17-32, >32 pieces)")
     p.add_argument("--noise", action="store_true",
                    help="recall@1 of retrieving each text among 1,000 from a copy with 10%% of its tokens dropped")
+    p.add_argument("--context-ablation", action="store_true",
+                   help="token accuracy when the hyper layers get the batch's mean context instead of each sample's")
     p.add_argument("--json", help="also write the JSON object to this file")
     return p.parse_args(argv)
 
@@ -59,6 +61,8 @@ def main(argv=None):
         metrics["by_length"] = evaluation.metrics_by_length(model, texts, batch_size=args.batch_size)
     if args.noise:
         metrics["noise_retrieval"] = evaluation.noise_retrieval(model, texts, batch_size=args.batch_size)
+    if args.context_ablation:
+        metrics["context_ablation"] = evaluation.context_ablation(model, texts, batch_size=args.batch_size)
     if args.probe:
         metrics.update(evaluation.lexname_probe(model))
     if args.json:

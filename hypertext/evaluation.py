@@ -42,6 +42,30 @@ def reconstruction_metrics(model, texts, batch_size=256, return_outputs=False):
     return (metrics, references, hypotheses) if return_outputs else metrics
 
 
+def context_ablation(model, texts, batch_size=256):
+    """How much the decoder relies on its per-sample kernels: token accuracy when every hyper layer gets its own
+    sample's context, against the same model when all samples of a batch share the batch's mean context (so every
+    sample gets the same, average kernels), while the rest of the decoder still reads each sample's own `z`."""
+    if model.context_norm is None:
+        raise ValueError("context_ablation needs a model with hyper layers (hyper=True or hyper_transpose=True).")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ids = model.texts_to_ids(texts)
+    mask = ids != 0
+    results = {}
+    for name, shared in (("token_accuracy", False), ("token_accuracy_mean_context", True)):
+        predicted = []
+        for i in range(0, len(ids), batch_size):
+            z = model.encode_ids(ids[i:i + batch_size])
+            context = model.context_norm(z)
+            if shared:
+                context = keras.ops.broadcast_to(keras.ops.mean(context, axis=0, keepdims=True), context.shape)
+            logits = model.decode_latent(z, context=context)
+            predicted.append(np.argmax(keras.ops.convert_to_numpy(logits), axis=-1))
+        results[name] = round(float((np.concatenate(predicted) == ids)[mask].mean()), 5)
+    return results
+
+
 LENGTH_BUCKETS = ((1, 8), (9, 16), (17, 32), (33, None))
 
 

@@ -68,3 +68,22 @@ def test_noise_retrieval_known_answers(model, texts):
         model.constant_code = False
     with pytest.raises(ValueError, match="at least 2 usable texts"):
         evaluation.noise_retrieval(model, ["a"])
+
+
+def test_context_ablation(texts):
+    tokenizer = SentencePieceTokenizer.from_texts(load_texts("wordnet", "validation")[:3000], vocab_size=800)
+    config = get_config("tiny").replace(vocab_size=800, max_length=16, num_stages=1)
+    model = TextAutoencoder(config, tokenizer)
+    model.build()
+    result = evaluation.context_ablation(model, texts[:200])
+    assert set(result) == {"token_accuracy", "token_accuracy_mean_context"}
+    # With the context's weights zeroed, the generators emit the same kernels for every sample: sharing the mean
+    # context then changes nothing.
+    for block in model.blocks[0]:
+        for variable in block.conv.generator.weights:
+            if "kernel" in variable.path.split("/")[-1]:
+                variable.assign(np.zeros(variable.shape, "float32"))
+    result = evaluation.context_ablation(model, texts[:200])
+    assert result["token_accuracy"] == result["token_accuracy_mean_context"]
+    with pytest.raises(ValueError, match="needs a model with hyper layers"):
+        evaluation.context_ablation(TextAutoencoder(config.replace(hyper=False), tokenizer), texts[:10])

@@ -127,10 +127,13 @@ class TextAutoencoder(keras.Model):
         h = ops.reshape(h, (-1, self.short_length * self.config.channels))
         return self.to_latent(h)
 
-    def decode_latent(self, z, training=False):
-        """`z (batch, latent_dim)` → float32 logits `(batch, max_length, vocab_size)`."""
+    def decode_latent(self, z, training=False, context=None):
+        """`z (batch, latent_dim)` → float32 logits `(batch, max_length, vocab_size)`.
+
+        `context`, optional: what the hyper layers read instead of `LayerNormalization(z)` (for ablations)."""
         c = self.config
-        context = None if self.context_norm is None else self.context_norm(z)
+        if context is None and self.context_norm is not None:
+            context = self.context_norm(z)
         h = ops.reshape(self.from_latent(z), (-1, self.short_length, c.channels))
         for up, norm, blocks in zip(self.upsamplers, self.upsample_norms, self.blocks):
             h = up(h, context) if c.hyper_transpose else up(h)
