@@ -387,6 +387,7 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
     ]
     if epochs_done < config.epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=epochs_done,
+                  shuffle=False,  # the tf.data pipeline shuffles, seeded; Keras would only warn
                   steps_per_epoch=steps_per_epoch if config.steps_per_epoch else None,
                   callbacks=callbacks, verbose=verbose)
     if not os.path.isfile(best):
