@@ -61,7 +61,9 @@ def device_description():
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    return f"tensorflow {tf.__version__} on {'GPU' if gpus else 'CPU'} ({os.cpu_count()} cores)"
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")
+    return (f"tensorflow {tf.__version__} on {'GPU' if gpus else 'CPU'} ({os.cpu_count()} cores), "
+            f"TF_ENABLE_ONEDNN_OPTS={onednn}")
 
 
 def parse_shapes(text, names):

@@ -1,0 +1,38 @@
+"""The shipped checkpoint, as the README shows it: it loads (on every backend CI runs, though it was trained on
+TensorFlow) and reconstructs held-out WordNet test-split texts exactly."""
+
+import os
+import re
+
+import numpy as np
+
+import hypertext
+from hypertext.data import wordnet
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHECKPOINT = os.path.join(ROOT, "data", "pretrained", "hypertext-wordnet.keras")
+
+
+def readme_example():
+    """The Python block of the README's "Pretrained checkpoint" section."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        section = f.read().split("## Pretrained checkpoint", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_example_runs_and_reconstructs_test_split_texts_exactly():
+    test_texts = {row["text"] for row in wordnet.read_rows(split="test")}
+    namespace = {}
+    os.chdir(ROOT)  # the README's paths are relative to the repository root
+    exec(compile(readme_example(), "README.md", "exec"), namespace)
+    texts, restored = namespace["texts"], namespace["restored"]
+    assert len(texts) >= 5 and all(t in test_texts for t in texts)  # held out: the model never trained on them
+    assert restored == texts
+    z = namespace["z"]
+    assert z.shape == (len(texts), namespace["model"].config.latent_dim) and np.isfinite(z).all()
+
+
+def test_checkpoint_size_and_contents():
+    assert os.path.getsize(CHECKPOINT) <= 30 * 2**20
+    config = hypertext.saving.inspect_checkpoint(CHECKPOINT)
+    assert config["config"]["config"]["hyper"] is True
