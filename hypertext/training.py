@@ -205,7 +205,7 @@ class StopOnNonFiniteLoss(keras.callbacks.TerminateOnNaN):
         kept = (f"The last good checkpoint, {self.checkpoint_path!r}, is kept."
                 if os.path.isfile(self.checkpoint_path) else "No epoch finished, so there is no checkpoint.")
         raise TrainingError(
-            f"The training loss became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}; training stopped. "
+            f"The training loss became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}. "
             f"{kept} Try a lower --learning-rate (or more warm-up steps)."
         )
 
