@@ -51,19 +51,17 @@ def context_ablation(model, texts, batch_size=256):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ids = model.texts_to_ids(texts)
-    mask = ids != 0
-    results = {}
-    for name, shared in (("token_accuracy", False), ("token_accuracy_mean_context", True)):
-        predicted = []
-        for i in range(0, len(ids), batch_size):
-            z = model.encode_ids(ids[i:i + batch_size])
-            context = model.context_norm(z)
-            if shared:
-                context = keras.ops.broadcast_to(keras.ops.mean(context, axis=0, keepdims=True), context.shape)
-            logits = model.decode_latent(z, context=context)
+    own, shared = [], []
+    for i in range(0, len(ids), batch_size):
+        z = model.encode_ids(ids[i:i + batch_size])
+        context = model.context_norm(z)
+        mean = keras.ops.broadcast_to(keras.ops.mean(context, axis=0, keepdims=True), context.shape)
+        for predicted, batch_context in ((own, context), (shared, mean)):
+            logits = model.decode_latent(z, context=batch_context)
             predicted.append(np.argmax(keras.ops.convert_to_numpy(logits), axis=-1))
-        results[name] = round(float((np.concatenate(predicted) == ids)[mask].mean()), 5)
-    return results
+    mask = ids != 0
+    return {name: round(float((np.concatenate(predicted) == ids)[mask].mean()), 5)
+            for name, predicted in (("token_accuracy", own), ("token_accuracy_mean_context", shared))}
 
 
 LENGTH_BUCKETS = ((1, 8), (9, 16), (17, 32), (33, None))
@@ -79,11 +77,12 @@ def metrics_by_length(model, texts, buckets=LENGTH_BUCKETS, batch_size=256):
     import sacrebleu
 
     texts = list(texts)
-    lengths = np.array([len(p) for p in model.tokenizer.encode(texts)])
+    pieces = model.tokenizer.encode(texts)
+    lengths = np.array([len(p) for p in pieces])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # truncation is the point of the last bucket
         _, references, hypotheses = reconstruction_metrics(model, texts, batch_size, return_outputs=True)
-    full_texts = model.tokenizer.decode(model.tokenizer.encode(texts))  # normalised as the tokenizer sees them
+    full_texts = model.tokenizer.decode(pieces)  # normalised as the tokenizer sees them
     table = {}
     for low, high in buckets:
         chosen = np.flatnonzero((lengths >= low) & (lengths <= (high or np.inf)))

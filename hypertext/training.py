@@ -315,7 +315,7 @@ def saved_run(output):
             saved = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
         raise OutputDirError(f"--resume: cannot read the run's settings {path!r}: {e}.") from None
-    fields = {f for f in configs.Config.__dataclass_fields__}
+    fields = set(configs.Config.__dataclass_fields__)
     return configs.Config(**{k: v for k, v in saved.items() if k in fields}), saved["corpus"], saved["text_key"]
 
 
