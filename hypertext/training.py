@@ -354,7 +354,8 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         raise ValueError(f"Corpus {corpus!r} has no validation texts; it needs at least ~20 non-empty lines.")
 
     tokenizer = get_tokenizer(output, train_texts, config, log)
-    train_ds = make_dataset(_tokenize("train", train_texts, tokenizer, config, log), tokenizer, config.max_length,
+    train_ids = _tokenize("train", train_texts, tokenizer, config, log)
+    train_ds = make_dataset(train_ids, tokenizer, config.max_length,
                             config.batch_size, shuffle=True, seed=config.seed, repeat=bool(config.steps_per_epoch))
     val_ds = make_dataset(_tokenize("validation", val_texts, tokenizer, config, log), tokenizer, config.max_length,
                           config.batch_size, shuffle=False)
@@ -364,7 +365,12 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         model = TextAutoencoder(config, tokenizer, metadata={"corpus": corpus, "text_key": text_key})
         model.build()
         compile_model(model, config, steps_per_epoch * config.epochs, jit_compile)
-    log(f"model: {model.count_params():,} parameters ({'hyper' if config.hyper else 'plain Conv1D ablation'})")
+        if config.bow_weight > 0 and config.bow_idf:
+            model.set_bag_of_tokens_idf(train_ids)  # a resumed run restores the same values from its backup
+    kind = "hyper" if config.hyper else "plain Conv1D ablation"
+    if model.bow_head is not None:
+        kind += f"; {model.bow_head.count_params():,} of them in the training-only bag-of-tokens head"
+    log(f"model: {model.count_params():,} parameters ({kind})")
 
     best = os.path.join(output, MODEL_FILE)
     backup_dir = os.path.join(output, BACKUP_DIR)

@@ -7,6 +7,7 @@ from keras import ops
 
 from hypertext.configs import Config, validate
 from hypertext.layers import HyperConv1D, HyperConv1DTranspose
+from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
 
 
 class DecoderBlock(keras.layers.Layer):
@@ -85,6 +86,8 @@ class TextAutoencoder(keras.Model):
         self.encoder_norms = [keras.layers.LayerNormalization(epsilon=1e-5, name=f"encoder_norm_{i}", dtype=policy)
                               for i in range(c.num_stages)]
         self.to_latent = keras.layers.Dense(c.latent_dim, name="to_latent", dtype=policy)
+        self.pooled_to_latent = (keras.layers.Dense(c.latent_dim, name="pooled_to_latent", dtype=policy)
+                                 if c.pooled_latent else None)
         # The hypernetworks' context; the plain twin (hyper=False, hyper_transpose=False) has no use for it.
         self.context_norm = (keras.layers.LayerNormalization(epsilon=1e-5, name="context_norm", dtype=policy)
                              if c.hyper or c.hyper_transpose else None)
@@ -110,6 +113,13 @@ class TextAutoencoder(keras.Model):
             self.output_bias = self.add_weight(name="output_bias", shape=(c.vocab_size,), initializer="zeros")
         else:
             self.output_projection = keras.layers.Dense(c.vocab_size, name="output_projection", dtype=policy)
+        # Training-only auxiliary head, z -> the text's bag of tokens (see `bag_of_tokens_loss`).
+        self.bow_head = (keras.layers.Dense(c.vocab_size, name="bow_head", dtype=policy) if c.bow_weight > 0
+                         else None)
+        # Per-token weights of the bag (inverse document frequencies with `bow_idf`, set by `set_bag_of_tokens_idf`).
+        self.bow_token_weights = (self.add_weight(name="bow_token_weights", shape=(c.vocab_size,),
+                                                  initializer="ones", trainable=False)
+                                  if self.bow_head is not None else None)
 
     # ---- the network ------------------------------------------------------------------------------------------------
     def build(self, input_shape=None):
@@ -117,15 +127,23 @@ class TextAutoencoder(keras.Model):
             return
         # Build every sublayer with one forward pass on a dummy batch (all backends, eager).
         self.call(ops.ones((1, self.config.max_length), dtype="int32"))
+        if self.bow_head is not None:
+            self.bow_head.build((None, self.config.latent_dim))
         self.built = True
 
     def encode_ids(self, token_ids, training=False):
         """int `(batch, max_length)` → the sentence embedding `z`, `(batch, latent_dim)`."""
-        h = self.embedding(token_ids)
+        embedded = h = self.embedding(token_ids)
         for conv, norm in zip(self.encoder_convs, self.encoder_norms):
             h = norm(conv(h))
         h = ops.reshape(h, (-1, self.short_length * self.config.channels))
-        return self.to_latent(h)
+        z = self.to_latent(h)
+        if self.pooled_to_latent is not None:
+            # The mean embedding of the real tokens (pad, bos and eos left out), the same wherever a word sits.
+            real = ops.cast(token_ids > EOS_ID, embedded.dtype)[..., None]
+            pooled = ops.sum(embedded * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1.0)
+            z = z + self.pooled_to_latent(pooled)
+        return z
 
     def decode_latent(self, z, training=False, context=None):
         """`z (batch, latent_dim)` → float32 logits `(batch, max_length, vocab_size)`.
@@ -147,8 +165,36 @@ class TextAutoencoder(keras.Model):
                                                                                                 h.dtype)
         return ops.cast(h, "float32")
 
+    def bag_of_tokens_loss(self, token_ids, z):
+        """The auxiliary loss of `bow_weight`: the cross-entropy between the text's token frequencies (pad, unk, bos
+        and eos left out; each token weighted by `bow_token_weights`) and a softmax over the vocabulary read linearly
+        from `z`, averaged over the batch. It asks z to hold *which* tokens a text has in a position-free, linear
+        subspace, which reconstruction alone does not (there, the same word at another offset is another direction).
+        """
+        real = ops.cast(token_ids > EOS_ID, "float32")[..., None]
+        counts = ops.sum(ops.one_hot(token_ids, self.config.vocab_size, dtype="float32") * real, axis=1)
+        weighted = counts * ops.cast(self.bow_token_weights, "float32")
+        frequencies = weighted / ops.maximum(ops.sum(weighted, axis=-1, keepdims=True), 1e-9)
+        log_probs = ops.log_softmax(ops.cast(self.bow_head(z), "float32"), axis=-1)
+        return -ops.mean(ops.sum(frequencies * log_probs, axis=-1))
+
+    def set_bag_of_tokens_idf(self, token_ids):
+        """Sets `bow_token_weights` to the inverse document frequencies of `token_ids` (N, max_length): the weights
+        that `bow_idf=True` asks for. `train()` calls it with the training split."""
+        if self.bow_token_weights is None:
+            raise ValueError("This model has no bag-of-tokens head: set `bow_weight` > 0 in its config.")
+        token_ids = np.asarray(token_ids)
+        present = np.zeros((len(token_ids), self.config.vocab_size), bool)
+        np.put_along_axis(present, token_ids, True, axis=1)
+        document_frequency = present.sum(0)
+        self.bow_token_weights.assign(
+            (np.log((1 + len(token_ids)) / (1 + document_frequency)) + 1).astype("float32"))
+
     def call(self, token_ids, training=False):
-        return self.decode_latent(self.encode_ids(token_ids, training=training), training=training)
+        z = self.encode_ids(token_ids, training=training)
+        if training and self.bow_head is not None:
+            self.add_loss(self.config.bow_weight * self.bag_of_tokens_loss(token_ids, z))
+        return self.decode_latent(z, training=training)
 
     # ---- the text API -----------------------------------------------------------------------------------------------
     def _require_tokenizer(self):

@@ -154,3 +154,72 @@ class TestLoadErrors:
         with pytest.raises(hypertext.CheckpointError, match=r"has no tokenizer asset"):
             hypertext.load(stripped)
         assert os.path.isfile(saved)  # the original is untouched
+
+
+def _log_softmax64(logits):
+    logits = logits - logits.max(-1, keepdims=True)
+    return logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+
+
+@pytest.mark.parametrize("idf", [False, True])
+def test_bag_of_tokens_loss_matches_numpy(idf, tiny_config, tiny_tokenizer, corpus):
+    model = _model(tiny_config, tiny_tokenizer, bow_weight=0.5, bow_idf=idf)
+    rng = np.random.default_rng(0)
+    ids = model.texts_to_ids(corpus[:6])
+    if idf:
+        model.set_bag_of_tokens_idf(model.texts_to_ids(corpus[:200]))
+    z = rng.normal(size=(6, tiny_config.latent_dim)).astype("float32")
+    got = float(keras.ops.convert_to_numpy(model.bag_of_tokens_loss(ids, z)))
+    kernel, bias = (keras.ops.convert_to_numpy(w).astype("float64") for w in model.bow_head.weights)
+    log_probs = _log_softmax64(z.astype("float64") @ kernel + bias)
+    weights = keras.ops.convert_to_numpy(model.bow_token_weights).astype("float64")
+    assert idf == (np.ptp(weights) > 0)
+    expected = []
+    for row, lp in zip(ids, log_probs):
+        words = [int(t) for t in row if t > 3]  # pad, unk, bos and eos are not part of the bag
+        expected.append(-np.sum(weights[words] * lp[words]) / np.sum(weights[words]))
+    np.testing.assert_allclose(got, np.mean(expected), rtol=1e-5)
+
+
+def test_set_bag_of_tokens_idf(tiny_config, tiny_tokenizer):
+    model = _model(tiny_config, tiny_tokenizer, bow_weight=0.5, bow_idf=True)
+    ids = np.array([[5, 5, 6, 3, 0], [5, 7, 3, 0, 0], [8, 3, 0, 0, 0]])
+    model.set_bag_of_tokens_idf(ids)
+    weights = keras.ops.convert_to_numpy(model.bow_token_weights)
+    # token 5 is in 2 of 3 texts (twice in one: still one document); 9 in none.
+    np.testing.assert_allclose(weights[[5, 6, 9]], [np.log(4 / 3) + 1, np.log(4 / 2) + 1, np.log(4) + 1], rtol=1e-6)
+    with pytest.raises(ValueError, match="has no bag-of-tokens head: set `bow_weight` > 0"):
+        _model(tiny_config, tiny_tokenizer).set_bag_of_tokens_idf(ids)
+
+
+def test_bag_of_tokens_loss_is_added_in_training_only(tiny_config, tiny_tokenizer, corpus):
+    ids = _model(tiny_config, tiny_tokenizer).texts_to_ids(corpus[:4])
+    plain = _model(tiny_config, tiny_tokenizer)
+    plain(ids, training=True)
+    assert plain.bow_head is None and not plain.losses
+    model = _model(tiny_config, tiny_tokenizer, bow_weight=0.5)
+    model(ids, training=False)
+    assert not model.losses
+    model(ids, training=True)
+    expected = 0.5 * keras.ops.convert_to_numpy(model.bag_of_tokens_loss(ids, model.encode_ids(ids)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.losses[0]), expected, rtol=1e-5)
+    history, moved = _one_fit_step(model, tiny_config.replace(bow_weight=0.5), tiny_tokenizer, corpus[:32])
+    assert moved == len(model.trainable_weights)  # the bow head trains too
+    # fit's loss is reconstruction plus the weighted bag-of-tokens term; evaluate's is reconstruction alone.
+    ids = model.texts_to_ids(corpus[:32])
+    val_loss = model.evaluate(ids, ids, sample_weight=(ids != 0).astype("float32"), verbose=0)[0]
+    assert history["loss"][-1] > val_loss + 1.0  # two steps in, the bag term is still near 0.5 * log(512) = 3.1
+
+
+def test_pooled_latent_adds_the_mean_token_embedding(tiny_config, tiny_tokenizer, corpus):
+    model = _model(tiny_config, tiny_tokenizer, pooled_latent=True)
+    ids = model.texts_to_ids(corpus[:5])
+    h = model.embedding(ids)
+    for conv, norm in zip(model.encoder_convs, model.encoder_norms):
+        h = norm(conv(h))
+    positional = keras.ops.convert_to_numpy(model.to_latent(keras.ops.reshape(h, (5, -1)))).astype("float64")
+    table = keras.ops.convert_to_numpy(model.embedding.embeddings).astype("float64")
+    kernel, bias = (keras.ops.convert_to_numpy(w).astype("float64") for w in model.pooled_to_latent.weights)
+    pooled = np.stack([table[[t for t in row if t > 3]].mean(0) for row in ids])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.encode_ids(ids)), positional + pooled @ kernel + bias,
+                               rtol=1e-4, atol=1e-5)

@@ -1,0 +1,31 @@
+import pytest
+
+from hypertext.configs import CONFIGS, apply_overrides, get_config, validate
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_shipped_configs_are_valid(name):
+    assert validate(get_config(name)) == get_config(name)
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"max_length": 30, "num_stages": 2}, "`max_length` must be a multiple of 2**num_stages = 4. Received: max_length=30"),
+    ({"generator_mode": "big"}, "`generator_mode` must be one of 'basis', 'low_rank', 'dense'. Received: "
+                                "generator_mode='big'"),
+    ({"latent_dim": 0}, "`latent_dim` must be >= 1. Received: latent_dim=0"),
+    ({"bow_weight": -0.1}, "`bow_weight` must be >= 0. Received: bow_weight=-0.1"),
+    ({"dropout": -0.5}, "`dropout` must be >= 0. Received: dropout=-0.5"),
+])
+def test_invalid_configs_get_one_clear_error(changes, message):
+    with pytest.raises(ValueError) as info:
+        validate(get_config("small").replace(**changes))
+    assert str(info.value) == message
+
+
+def test_overrides_parse_with_the_field_type():
+    config = apply_overrides(get_config("small"), ["bow_weight=0.5", "bow_idf=true", "latent_dim=64"])
+    assert (config.bow_weight, config.bow_idf, config.latent_dim) == (0.5, True, 64)
+    with pytest.raises(ValueError, match=r"`--set bow_idf` wants a bool. Received: 'maybe'"):
+        apply_overrides(get_config("small"), ["bow_idf=maybe"])
+    with pytest.raises(ValueError, match=r"`config` must be one of 'small', 'base', 'wordnet', 'tiny'. Received: "):
+        get_config("huge")
