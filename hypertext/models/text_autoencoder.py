@@ -41,6 +41,11 @@ class DecoderBlock(keras.layers.Layer):
         return h + self.dropout(branch, training=training)
 
 
+def _real_tokens(token_ids, dtype):
+    """`(batch, length, 1)` mask: 1 on real tokens, 0 on pad, unk, bos and eos (the ids up to EOS_ID)."""
+    return ops.cast(token_ids > EOS_ID, dtype)[..., None]
+
+
 @keras.saving.register_keras_serializable(package="hypertext")
 class TextAutoencoder(keras.Model):
     """A hypernetwork text autoencoder: a conv encoder to a sentence vector `z`, and a deconvolutional decoder whose
@@ -140,7 +145,7 @@ class TextAutoencoder(keras.Model):
         z = self.to_latent(h)
         if self.pooled_to_latent is not None:
             # The mean embedding of the real tokens (pad, bos and eos left out), the same wherever a word sits.
-            real = ops.cast(token_ids > EOS_ID, embedded.dtype)[..., None]
+            real = _real_tokens(token_ids, embedded.dtype)
             pooled = ops.sum(embedded * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1.0)
             z = z + self.pooled_to_latent(pooled)
         return z
@@ -171,7 +176,7 @@ class TextAutoencoder(keras.Model):
         from `z`, averaged over the batch. It asks z to hold *which* tokens a text has in a position-free, linear
         subspace, which reconstruction alone does not (there, the same word at another offset is another direction).
         """
-        real = ops.cast(token_ids > EOS_ID, "float32")[..., None]
+        real = _real_tokens(token_ids, "float32")
         counts = ops.sum(ops.one_hot(token_ids, self.config.vocab_size, dtype="float32") * real, axis=1)
         weighted = counts * ops.cast(self.bow_token_weights, "float32")
         frequencies = weighted / ops.maximum(ops.sum(weighted, axis=-1, keepdims=True), 1e-9)
@@ -183,10 +188,10 @@ class TextAutoencoder(keras.Model):
         that `bow_idf=True` asks for. `train()` calls it with the training split."""
         if self.bow_token_weights is None:
             raise ValueError("This model has no bag-of-tokens head: set `bow_weight` > 0 in its config.")
-        token_ids = np.asarray(token_ids)
-        present = np.zeros((len(token_ids), self.config.vocab_size), bool)
-        np.put_along_axis(present, token_ids, True, axis=1)
-        document_frequency = present.sum(0)
+        ids = np.sort(np.asarray(token_ids), axis=1)
+        first = np.ones(ids.shape, bool)  # each id once per text: the first of its run in the sorted row
+        first[:, 1:] = ids[:, 1:] != ids[:, :-1]
+        document_frequency = np.bincount(ids[first], minlength=self.config.vocab_size)
         self.bow_token_weights.assign(
             (np.log((1 + len(token_ids)) / (1 + document_frequency)) + 1).astype("float32"))
 
