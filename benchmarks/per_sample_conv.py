@@ -1,7 +1,7 @@
 """Times every PerSampleConv1D implementation against keras.layers.Conv1D on the same shapes.
 
-For each shape it measures the forward pass and forward+backward (gradients for the input and the kernels) in one run,
-and prints each as a multiple of a shared `keras.layers.Conv1D`. Run under any backend:
+For each shape it measures the forward pass and forward+backward (gradients for the input and the kernels, against a
+fixed random upstream gradient) in one run, and prints each as a multiple of a shared `keras.layers.Conv1D`. Run under any backend:
 
     KERAS_BACKEND=tensorflow python benchmarks/per_sample_conv.py            # graph mode (tf.function)
     KERAS_BACKEND=tensorflow python benchmarks/per_sample_conv.py --jit      # XLA
@@ -20,7 +20,8 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from hypertext.layers import PerSampleConv1D  # noqa: E402
-from timing import device_description, fwd_and_fwd_bwd_seconds, parse_shapes, print_table  # noqa: E402
+from timing import (  # noqa: E402
+    device_description, fwd_and_fwd_bwd_seconds, parse_shapes, print_table, random_cotangent)
 
 SLOW = {"fold", "loop", "grouped"}
 
@@ -44,11 +45,12 @@ def main():
         conv = keras.layers.Conv1D(s["O"], s["K"], padding=args.padding)
         conv.build(x.shape)
 
-        def shared_loss(x, kernel, bias):
-            return ops.sum(conv.stateless_call([kernel, bias], [], x)[0])
+        def shared_loss(x, kernel, bias, cotangent):
+            return ops.sum(conv.stateless_call([kernel, bias], [], x)[0] * cotangent)
 
+        cotangent = random_cotangent(conv(x))
         base_fwd, base_bwd = fwd_and_fwd_bwd_seconds(
-            shared_loss, (x, conv.kernel.value, conv.bias.value), 2, args.jit, args.repeats, None)
+            shared_loss, (x, conv.kernel.value, conv.bias.value, cotangent), 2, args.jit, args.repeats, None)
         shape = f"B{s['B']} L{s['L']} C{s['C']} O{s['O']} K{s['K']}"
         rows.append([shape, "keras Conv1D", f"{base_fwd * 1e3:.2f} ms", f"{base_bwd * 1e3:.2f} ms", "1.00×", "1.00×"])
         kernel = ops.convert_to_tensor(
@@ -57,12 +59,12 @@ def main():
         for impl in args.implementations.split(","):
             layer = PerSampleConv1D(padding=args.padding, implementation=impl)
 
-            def loss(x, kernel, bias, layer=layer):
-                return ops.sum(layer(x, kernel, bias))
+            def loss(x, kernel, bias, cotangent, layer=layer):
+                return ops.sum(layer(x, kernel, bias) * cotangent)
 
             budget = args.slow_seconds if impl in SLOW else None
             try:
-                fwd, bwd = fwd_and_fwd_bwd_seconds(loss, (x, kernel, bias), 2, args.jit, args.repeats, budget)
+                fwd, bwd = fwd_and_fwd_bwd_seconds(loss, (x, kernel, bias, cotangent), 2, args.jit, args.repeats, budget)
             except Exception as e:  # e.g. TF CPU has no gradient for grouped convolutions
                 first_line = str(e).strip().splitlines()[0][:60] if str(e).strip() else type(e).__name__
                 rows.append([shape, impl, "—", "—", "—", f"fails: {first_line}"])

@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from hypertext.layers import PerSampleConv1DTranspose  # noqa: E402
-from timing import device_description, fwd_and_fwd_bwd_seconds, parse_shapes, print_table  # noqa: E402
+from timing import (  # noqa: E402
+    device_description, fwd_and_fwd_bwd_seconds, parse_shapes, print_table, random_cotangent)
 
 
 def main():
@@ -39,20 +40,21 @@ def main():
         deconv = keras.layers.Conv1DTranspose(s["O"], s["K"], strides=s["S"], padding=args.padding)
         deconv.build(x.shape)
 
-        def shared_loss(x, kernel, bias):
-            return ops.sum(deconv.stateless_call([kernel, bias], [], x)[0])
+        def shared_loss(x, kernel, bias, cotangent):
+            return ops.sum(deconv.stateless_call([kernel, bias], [], x)[0] * cotangent)
 
-        base = fwd_and_fwd_bwd_seconds(shared_loss, (x, deconv.kernel.value, deconv.bias.value), 2, args.jit,
-                                       args.repeats, None)
+        cotangent = random_cotangent(deconv(x))
+        base = fwd_and_fwd_bwd_seconds(shared_loss, (x, deconv.kernel.value, deconv.bias.value, cotangent), 2,
+                                       args.jit, args.repeats, None)
         layer = PerSampleConv1DTranspose(strides=s["S"], padding=args.padding)
         kernel = ops.convert_to_tensor(
             rng.normal(size=(s["B"], s["O"], s["K"], s["C"])).astype("float32") / np.sqrt(s["K"] * s["C"]))
         bias = ops.convert_to_tensor(np.zeros((s["B"], s["O"]), "float32"))
 
-        def loss(x, kernel, bias):
-            return ops.sum(layer(x, kernel, bias))
+        def loss(x, kernel, bias, cotangent):
+            return ops.sum(layer(x, kernel, bias) * cotangent)
 
-        ours = fwd_and_fwd_bwd_seconds(loss, (x, kernel, bias), 2, args.jit, args.repeats, None)
+        ours = fwd_and_fwd_bwd_seconds(loss, (x, kernel, bias, cotangent), 2, args.jit, args.repeats, None)
         shape = f"B{s['B']} L{s['L']} C{s['C']} O{s['O']} K{s['K']} s{s['S']}"
         rows.append([shape, f"{base[0] * 1e3:.2f} ms", f"{base[1] * 1e3:.2f} ms", f"{ours[0] * 1e3:.2f} ms",
                      f"{ours[1] * 1e3:.2f} ms", f"{ours[0] / base[0]:.2f}×", f"{ours[1] / base[1]:.2f}×"])

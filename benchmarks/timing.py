@@ -77,6 +77,16 @@ def parse_shapes(text, names):
     return shapes
 
 
+def random_cotangent(outputs, seed=1):
+    """A fixed random tensor shaped like `outputs`, the upstream gradient the timed losses contract against.
+
+    The losses are `sum(outputs * cotangent)` rather than `sum(outputs)`: an all-ones upstream gradient is a constant
+    that TensorFlow's graph optimiser can fold into the backward pass, which real training never sees.
+    """
+    shape = tuple(outputs.shape)
+    return keras.ops.convert_to_tensor(np.random.default_rng(seed).normal(size=shape).astype("float32"))
+
+
 def fwd_and_fwd_bwd_seconds(loss_fn, args, num_grad_args, jit, repeats, max_seconds):
     """Times `loss_fn(*args)` forward, and forward plus gradients of the first `num_grad_args` args."""
     fwd = compile_fn(loss_fn, jit)

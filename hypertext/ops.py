@@ -102,9 +102,25 @@ def per_sample_conv1d(
 
 
 def _taps(x, kernel_size, strides, dilation_rate, output_length):
-    """The `kernel_size` shifted, strided views of an already padded `x`, each `(batch, output_length, channels)`."""
-    span = (output_length - 1) * strides + 1
-    return [x[:, j * dilation_rate : j * dilation_rate + span : strides, :] for j in range(kernel_size)]
+    """The `kernel_size` shifted, strided views of an already padded `x`, each `(batch, output_length, channels)`.
+
+    Built from `ops.slice` and reshapes rather than strided indexing: TensorFlow's gradient of a strided slice
+    (`StridedSliceGrad`) cost a third of the unfold path's forward+backward on CPU, where a slice's gradient is a pad.
+    A stride `s` is taken by slicing `s * output_length` steps, reshaping them to `(output_length, s)` and keeping
+    column 0, so `x` is first padded by up to `s - 1` steps on the right to make room for the last tap.
+    """
+    batch, channels = ops.shape(x)[0], x.shape[2]
+    if strides > 1:
+        x = ops.pad(x, [[0, 0], [0, strides - 1], [0, 0]])
+    taps = []
+    for j in range(kernel_size):
+        tap = ops.slice(x, (0, j * dilation_rate, 0), (batch, output_length * strides, channels))
+        if strides > 1:
+            tap = ops.reshape(tap, (batch, output_length, strides, channels))
+            tap = ops.reshape(ops.slice(tap, (0, 0, 0, 0), (batch, output_length, 1, channels)),
+                              (batch, output_length, channels))
+        taps.append(tap)
+    return taps
 
 
 def _unfold(x, kernel, strides, dilation_rate, output_length):
@@ -213,16 +229,18 @@ def per_sample_conv1d_transpose(
     spread = ops.reshape(spread, (-1, length * strides, kernel_size * out_channels))
     # Tap j lands at offset j * dilation - crop; shift each tap into place and add.
     full = length * strides + dilation_rate * (kernel_size - 1)
+    batch = ops.shape(x)[0]
     y = None
     for j in range(kernel_size):
-        tap = spread[:, :, j * out_channels : (j + 1) * out_channels]
+        # `ops.slice`, not strided indexing: its TensorFlow gradient is a cheap pad (see `_taps`).
+        tap = ops.slice(spread, (0, 0, j * out_channels), (batch, length * strides, out_channels))
         tap = ops.pad(tap, [[0, 0], [j * dilation_rate, full - length * strides - j * dilation_rate], [0, 0]])
         y = tap if y is None else y + tap
     # Crop (or zero-extend) to [crop, crop + output_length).
     end = crop + output_length
     if end > full:
         y = ops.pad(y, [[0, 0], [0, end - full], [0, 0]])
-    y = y[:, crop:end, :]
+    y = ops.slice(y, (0, crop, 0), (batch, output_length, out_channels))
     if bias is not None:
         y = y + ops.expand_dims(bias, 1)
     return y
