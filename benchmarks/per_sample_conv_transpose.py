@@ -1,7 +1,7 @@
 """Times PerSampleConv1DTranspose (and HyperConv1DTranspose's conv) against keras.layers.Conv1DTranspose.
 
 Forward and forward+backward (gradients for the input and the kernels), each as a multiple of a shared
-`keras.layers.Conv1DTranspose` on the same shapes, measured in one run:
+`keras.layers.Conv1DTranspose` on the same shapes, timed interleaved round by round in one run:
 
     KERAS_BACKEND=tensorflow python benchmarks/per_sample_conv_transpose.py [--jit]
     KERAS_BACKEND=jax python benchmarks/per_sample_conv_transpose.py --shapes 128,32,256,256,4,2
@@ -20,7 +20,7 @@ from keras import ops  # noqa: E402
 
 from hypertext.layers import PerSampleConv1DTranspose  # noqa: E402
 from timing import (  # noqa: E402
-    device_description, fwd_and_fwd_bwd_seconds, parse_shapes, print_table, random_cotangent)
+    compare_fwd_and_fwd_bwd, device_description, parse_shapes, print_table, random_cotangent)
 
 
 def main():
@@ -44,8 +44,7 @@ def main():
             return ops.sum(deconv.stateless_call([kernel, bias], [], x)[0] * cotangent)
 
         cotangent = random_cotangent(deconv(x))
-        base = fwd_and_fwd_bwd_seconds(shared_loss, (x, deconv.kernel.value, deconv.bias.value, cotangent), 2,
-                                       args.jit, args.repeats, None)
+        baseline = (shared_loss, (x, deconv.kernel.value, deconv.bias.value, cotangent))
         layer = PerSampleConv1DTranspose(strides=s["S"], padding=args.padding)
         kernel = ops.convert_to_tensor(
             rng.normal(size=(s["B"], s["O"], s["K"], s["C"])).astype("float32") / np.sqrt(s["K"] * s["C"]))
@@ -54,11 +53,12 @@ def main():
         def loss(x, kernel, bias, cotangent):
             return ops.sum(layer(x, kernel, bias) * cotangent)
 
-        ours = fwd_and_fwd_bwd_seconds(loss, (x, kernel, bias, cotangent), 2, args.jit, args.repeats, None)
+        times = compare_fwd_and_fwd_bwd(baseline, (loss, (x, kernel, bias, cotangent)), 2, args.jit, args.repeats)
+        base, ours = times[:2], times[2:]
         shape = f"B{s['B']} L{s['L']} C{s['C']} O{s['O']} K{s['K']} s{s['S']}"
         rows.append([shape, f"{base[0] * 1e3:.2f} ms", f"{base[1] * 1e3:.2f} ms", f"{ours[0] * 1e3:.2f} ms",
                      f"{ours[1] * 1e3:.2f} ms", f"{ours[0] / base[0]:.2f}×", f"{ours[1] / base[1]:.2f}×"])
-    print_table("PerSampleConv1DTranspose vs keras.layers.Conv1DTranspose (median times; ratios from this run)",
+    print_table("PerSampleConv1DTranspose vs keras.layers.Conv1DTranspose (median times; timed interleaved, ratios from this run)",
                 ["shape", "Keras fwd", "Keras fwd+bwd", "ours fwd", "ours fwd+bwd", "fwd ratio", "fwd+bwd ratio"],
                 rows)
 

@@ -3,13 +3,12 @@
 Each benchmark compares functions measured in the same run, so it prints ratios that survive a noisy, shared machine.
 """
 
-import os
 import time
 
 import keras
 import numpy as np
 
-from hypertext.backend_utils import value_and_grad  # noqa: F401  (re-exported for the scripts)
+from hypertext.backend_utils import device_description, value_and_grad  # noqa: F401  (re-exported)
 
 
 def compile_fn(fn, jit=False):
@@ -32,38 +31,26 @@ def block(result):
                              result)
 
 
-def median_seconds(fn, args, repeats=10, warmup=2, max_seconds=None):
-    """Median wall time of `fn(*args)` over `repeats` runs, after `warmup` runs that compile and warm caches."""
+def interleaved_median_seconds(calls, repeats=10, warmup=2, max_seconds=None):
+    """Median wall time of each `(fn, args)` in `calls`, measured in rounds that run every call once.
+
+    Interleaving spreads a shared machine's changing load over all the calls alike, so the ratios between them are
+    steadier than when each is timed in its own stretch. `warmup` rounds (compilation, caches) are not timed;
+    `max_seconds` stops after the round that crosses it.
+    """
     for _ in range(warmup):
-        block(fn(*args))
-    times = []
+        for fn, args in calls:
+            block(fn(*args))
+    times = [[] for _ in calls]
     budget_start = time.perf_counter()
     for _ in range(repeats):
-        start = time.perf_counter()
-        block(fn(*args))
-        times.append(time.perf_counter() - start)
+        for fn_times, (fn, args) in zip(times, calls):
+            start = time.perf_counter()
+            block(fn(*args))
+            fn_times.append(time.perf_counter() - start)
         if max_seconds is not None and time.perf_counter() - budget_start > max_seconds:
             break
-    return float(np.median(times))
-
-
-def device_description():
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return f"jax {jax.__version__} on {jax.devices()[0].device_kind}"
-    if backend == "torch":
-        import torch
-
-        dev = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
-        return f"torch {torch.__version__} on {dev}"
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")
-    return (f"tensorflow {tf.__version__} on {'GPU' if gpus else 'CPU'} ({os.cpu_count()} cores), "
-            f"TF_ENABLE_ONEDNN_OPTS={onednn}")
+    return [float(np.median(t)) for t in times]
 
 
 def parse_shapes(text, names):
@@ -87,13 +74,19 @@ def random_cotangent(outputs, seed=1):
     return keras.ops.convert_to_tensor(np.random.default_rng(seed).normal(size=shape).astype("float32"))
 
 
-def fwd_and_fwd_bwd_seconds(loss_fn, args, num_grad_args, jit, repeats, max_seconds):
-    """Times `loss_fn(*args)` forward, and forward plus gradients of the first `num_grad_args` args."""
-    fwd = compile_fn(loss_fn, jit)
-    fwd_bwd = compile_fn(value_and_grad(loss_fn, num_grad_args), jit)
+def compare_fwd_and_fwd_bwd(baseline, candidate, num_grad_args, jit, repeats, max_seconds=None):
+    """Times two losses, each a `(loss_fn, args)` pair, forward and forward plus the gradients of their first
+    `num_grad_args` args; the two are interleaved round by round (`interleaved_median_seconds`).
+
+    Returns `(baseline_fwd, baseline_fwd_bwd, candidate_fwd, candidate_fwd_bwd)` median seconds.
+    """
     warmup = 1 if max_seconds else 2
-    return (median_seconds(fwd, args, repeats, warmup, max_seconds),
-            median_seconds(fwd_bwd, args, repeats, warmup, max_seconds))
+    results = []
+    for wrap in (lambda f: f, lambda f: value_and_grad(f, num_grad_args)):
+        calls = [(compile_fn(wrap(fn), jit), args) for fn, args in (baseline, candidate)]
+        results.append(interleaved_median_seconds(calls, repeats, warmup, max_seconds))
+    (base_fwd, fwd), (base_bwd, bwd) = results
+    return base_fwd, base_bwd, fwd, bwd
 
 
 def print_table(title, header, rows):

@@ -1,5 +1,7 @@
 """Small helpers that need to know the Keras backend. The layers never do; tests and benchmarks do."""
 
+import os
+
 import keras
 
 
@@ -39,3 +41,28 @@ def value_and_grad(loss_fn, num_args):
         return loss, grads
 
     return f
+
+
+def device_description():
+    """One line naming the backend, its version and device, and on TensorFlow CPU whether oneDNN is on."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return f"jax {jax.__version__} on {jax.devices()[0].device_kind}"
+    if backend == "torch":
+        import torch
+
+        dev = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+        return f"torch {torch.__version__} on {dev}"
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return f"tensorflow {tf.__version__} on GPU"
+    try:  # a private TF function; the environment variable is the fallback
+        from tensorflow.python.util import _pywrap_util_port
+
+        onednn = "on" if _pywrap_util_port.IsMklEnabled() else "off"
+    except (ImportError, AttributeError):
+        onednn = f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}"
+    return f"tensorflow {tf.__version__} on CPU ({os.cpu_count()} cores), oneDNN {onednn}"

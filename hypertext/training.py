@@ -11,6 +11,7 @@ import time
 import keras
 
 from hypertext import configs
+from hypertext.backend_utils import device_description
 from hypertext.data import load_texts, make_dataset
 from hypertext.data.input_pipeline import encode_texts
 from hypertext.models import TextAutoencoder
@@ -343,6 +344,7 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         keras.mixed_precision.set_global_policy(
             "mixed_bfloat16" if keras.backend.backend() != "tensorflow" else "mixed_float16")
 
+    log(f"backend: {device_description()}")
     train_texts = load_texts(corpus, "train", text_key=text_key, errors=encoding_errors)
     val_texts = load_texts(corpus, "validation", text_key=text_key, errors=encoding_errors)
     for name, texts in (("train", train_texts), ("validation", val_texts)):

@@ -47,6 +47,11 @@ def test_train_writes_every_artifact(trained):
     assert config["latent_dim"] == 24 and config["epochs"] == 2 and config["corpus"].endswith("corpus.txt")
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(metrics) >= {"num_examples", "token_accuracy", "exact_match", "bleu", "chrf", "seconds"}
+    # train.py turns TensorFlow's oneDNN on when the user has not chosen (the test environment leaves it unset).
+    expected = {"0": "off", "1": "on"}.get(os.environ.get("TF_ENABLE_ONEDNN_OPTS"), "on")
+    backend_line = next(line for line in result.stdout.splitlines() if line.startswith("backend: "))
+    assert backend_line.startswith("backend: tensorflow ")
+    assert backend_line.endswith(f" on CPU ({os.cpu_count()} cores), oneDNN {expected}"), backend_line
     with open(os.path.join(out, "history.csv")) as f:
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
 
