@@ -2,9 +2,12 @@
 
 For each shape it measures the forward pass and forward+backward (gradients for the input and the kernels, against a
 fixed random upstream gradient) in one run, and prints each as a multiple of a shared `keras.layers.Conv1D` on the same
-shapes. Each method is timed in rounds interleaved with Conv1D, so a shared machine's changing load hits both alike. Run under any backend:
+shapes. Each method is timed in rounds interleaved with Conv1D, so a shared machine's changing load hits both alike.
+On TensorFlow it turns oneDNN on unless TF_ENABLE_ONEDNN_OPTS is set, as train.py does; the header line says which.
+Run under any backend:
 
-    KERAS_BACKEND=tensorflow python benchmarks/per_sample_conv.py            # graph mode (tf.function)
+    KERAS_BACKEND=tensorflow python benchmarks/per_sample_conv.py            # graph mode (tf.function), oneDNN on
+    TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/per_sample_conv.py             # TensorFlow's own default on AVX2 CPUs
     KERAS_BACKEND=tensorflow python benchmarks/per_sample_conv.py --jit      # XLA
     KERAS_BACKEND=jax python benchmarks/per_sample_conv.py --shapes 128,128,256,256,5
 """
@@ -15,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as train.py does; TF_ENABLE_ONEDNN_OPTS=0 times without
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

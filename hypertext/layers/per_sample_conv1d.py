@@ -23,16 +23,19 @@ class PerSampleConv1D(keras.layers.Layer):
     - `"grouped"`: the batch as the groups of one grouped convolution. TensorFlow's CPU kernel has no gradient for it.
     - `"loop"`: one ordinary convolution per sample, mapped over the batch (`keras.ops.map`). The readable reference.
     - `"auto"` (default): `"unfold"`. Forward+backward as a multiple of a shared `Conv1D` on the same shapes, from
-      `benchmarks/per_sample_conv.py` and the anchor measurements the project started from:
+      `benchmarks/per_sample_conv.py` (2-core AVX2 CPU, B32 L64 C=O128 K3) and the anchor measurements the project
+      started from:
 
-      | implementation | TF CPU graph, 2 cores, B32 L64 C=O128 K3 | same, XLA | JAX CPU | H100, JAX f32 (anchor) |
-      |---|---|---|---|---|
-      | unfold | 3.1-4.0x (TF's CPU BatchMatMul kernel) | 1.4-1.6x | 2.3-2.8x | 1.04x |
-      | loop | 3.1-3.9x | 10-13x | 16x | 9.2x |
-      | grouped | 47x | 36x | 32x | 5.8x |
-      | fold | 41x | 4,286x | 4,545x | 1,935x |
+      | implementation | TF graph, oneDNN on | TF graph, oneDNN off | TF + XLA | JAX CPU | H100, JAX f32 (anchor) |
+      |---|---|---|---|---|---|
+      | unfold | 1.23-1.37x | 2.2-2.4x (TF's CPU BatchMatMul) | 2.0-3.2x | 1.9x | 1.04x |
+      | loop | 3.4x | 3.3x | 11x | 12x | 9.2x |
+      | grouped | 39x | 44x | 47x | 31x | 5.8x |
+      | fold | 18x | 30x | 4,172x | 1,907x | 1,935x |
 
-      Unfold is the fastest for training on every backend and device measured, so `"auto"` always picks it.
+      Unfold is the fastest for training on every backend and device measured, so `"auto"` always picks it. On
+      TensorFlow CPU, run with `TF_ENABLE_ONEDNN_OPTS=1` (`train.py` sets it unless you did): without oneDNN,
+      TensorFlow's batched matmul kernel is the bottleneck.
 
     Args:
         strides: int >= 1, the stride of the convolution.
