@@ -59,7 +59,8 @@ def main():
         shape = f"B{s['B']} L{s['L']} C{s['C']} O{s['O']} K{s['K']} s{s['S']}"
         rows.append([shape, f"{base[0] * 1e3:.2f} ms", f"{base[1] * 1e3:.2f} ms", f"{ours[0] * 1e3:.2f} ms",
                      f"{ours[1] * 1e3:.2f} ms", f"{ours[0] / base[0]:.2f}×", f"{ours[1] / base[1]:.2f}×"])
-    print_table("PerSampleConv1DTranspose vs keras.layers.Conv1DTranspose (median times; timed interleaved, ratios from this run)",
+    print_table("PerSampleConv1DTranspose vs keras.layers.Conv1DTranspose "
+                "(median times; timed interleaved, ratios from this run)",
                 ["shape", "Keras fwd", "Keras fwd+bwd", "ours fwd", "ours fwd+bwd", "fwd ratio", "fwd+bwd ratio"],
                 rows)
 
