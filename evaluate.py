@@ -33,6 +33,9 @@ def parse_args(argv=None):
     p.add_argument("--context-ablation", action="store_true",
                    help="token accuracy when the hyper layers get the batch's mean context instead of each sample's")
     p.add_argument("--json", help="also write the JSON object to this file")
+    p.add_argument("--tf-logs", action="store_true",
+                   help="keep TensorFlow's own log lines (C++ info, warnings and errors; deprecation notices). Without "
+                        "it they are hidden: an unset TF_CPP_MIN_LOG_LEVEL becomes 3")
     return p.parse_args(argv)
 
 
@@ -73,4 +76,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    if not parse_args().tf_logs:  # before anything imports TensorFlow
+        from cli_logging import quiet_tensorflow
+
+        quiet_tensorflow()
     sys.exit(main())

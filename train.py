@@ -41,6 +41,9 @@ def parse_args(argv=None):
                    help="what to do with lines of a local corpus that are not UTF-8")
     p.add_argument("--eval-limit", type=int, default=5000, help="validation texts to evaluate at the end (0 = all)")
     p.add_argument("--verbose", type=int, default=1, help="Keras progress: 0 silent, 1 bar, 2 a line per epoch")
+    p.add_argument("--tf-logs", action="store_true",
+                   help="keep TensorFlow's own log lines (C++ info, warnings and errors; deprecation notices). Without "
+                        "it they are hidden: an unset TF_CPP_MIN_LOG_LEVEL becomes 3")
     return p.parse_args(argv)
 
 
@@ -89,4 +92,8 @@ if __name__ == "__main__":
     # (benchmarks/train_step.py, wordnet config, batch 32: 76.6 -> 61.9 ms). TF reads the variable when it is first
     # imported, so it is set here, before `main` imports anything. TF_ENABLE_ONEDNN_OPTS=0 opts out.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    if not parse_args().tf_logs:  # also before anything imports TensorFlow
+        from cli_logging import quiet_tensorflow
+
+        quiet_tensorflow()
     sys.exit(main())

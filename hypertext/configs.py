@@ -11,7 +11,8 @@ import dataclasses
 class Config:
     # ---- data ----
     vocab_size: int = 2000  # SentencePiece vocabulary, specials and the 256 byte-fallback pieces included
-    max_length: int = 32  # tokens per text, eos included; longer texts are truncated. A multiple of 2**num_stages
+    max_length: int = 128  # longest text in pieces, eos included; a multiple of 2**num_stages. Batches are bucketed
+    # by length below it; reconstruct() runs longer texts window by window, encode() reads their first window
     tokenizer_sentences: int = 100_000  # at most this many training texts train the tokenizer
 
     # ---- encoder ----
@@ -19,12 +20,18 @@ class Config:
     channels: int = 192  # width of every conv block, encoder and decoder
     num_stages: int = 2  # strided (encoder) / upsampling (decoder) stages; each halves / doubles the length
     kernel_size: int = 3  # taps of every conv and transposed conv
+    encoder_blocks: int = 2  # residual convs after the strided stages (dilations 1, 2, 4, ...), before the mean pool
     latent_dim: int = 256  # size of the sentence embedding z that encode() returns
+    bind_positions: bool = True  # z = sum over positions of Dense(features) * a learned per-position code, / sqrt(n)
+    pool_heads: int = 0  # 0: z reads the masked mean over positions; N: N learned attention queries pool instead
     pooled_latent: bool = False  # add Dense(mean of the text's token embeddings) to z: a position-free path into z
 
     # ---- decoder and hypernetwork ----
-    hyper: bool = True  # False is the ablation: every HyperConv1D becomes a plain Conv1D of the same shape
-    hyper_transpose: bool = False  # also generate the upsampling kernels (HyperConv1DTranspose) from z
+    hyper: bool = True  # False is the plain twin: each hyper conv becomes a shared conv followed by FiLM from z
+    seed_channels: int = 32  # width of the learned, z-free seed vectors the decoder starts from (short resolution)
+    readout_channels: int = 0  # output width of the first hyper conv, which reads the seed; 0 = channels
+    readout_mode: str = "low_rank"  # KernelGenerator mode of that first conv ("basis", "low_rank" or "dense")
+    readout_rank: int = 16  # its factor rank, for readout_mode "low_rank"
     blocks_per_stage: int = 1  # residual (Hyper)Conv1D blocks after each upsampling stage
     block_channels: int = 0  # width of the (Hyper)Conv1D inside each block (Dense down, conv, Dense up); 0 = channels
     generator_mode: str = "basis"  # KernelGenerator mode: "basis", "low_rank" or "dense"
@@ -52,22 +59,25 @@ class Config:
 
 
 CONFIGS = {
-    # Trains on a 2-core CPU: `python train.py` finishes, evaluation included, within 15 minutes.
-    "small": Config(block_channels=64),
+    # The default: `python train.py` on a 2-core CPU, evaluation included, in about 10 minutes. One stage, a 512-d
+    # z with position binding and a pooled path, the IDF-weighted bag-of-tokens loss; texts up to 128 pieces.
+    "small": Config(num_stages=1, embed_dim=64, channels=128, latent_dim=512, pooled_latent=True,
+                    blocks_per_stage=2, block_channels=64, bow_weight=1.0, bow_idf=True,
+                    batch_size=64, epochs=4, steps_per_epoch=1500, learning_rate=3e-3, warmup_steps=300),
     # For a GPU: wider, a larger vocabulary, longer texts, more epochs.
-    "base": Config(vocab_size=8000, max_length=64, embed_dim=256, channels=512, num_stages=3, latent_dim=512,
-                   blocks_per_stage=2, num_bases=8, batch_size=128, epochs=20, steps_per_epoch=0,
-                   learning_rate=1e-3, warmup_steps=1000),
-    # The shipped checkpoint (data/pretrained/): one stage, a 512-d z with a pooled path, the IDF-weighted
-    # bag-of-tokens loss, 8k steps of 32 texts; about 20 minutes on one CPU core. Short stacks learn to reconstruct
-    # far faster per step than deeper ones, and the bag loss speeds that up further (measured in the model card).
-    "wordnet": Config(embed_dim=64, channels=128, num_stages=1, latent_dim=512, pooled_latent=True,
+    "base": Config(vocab_size=8000, max_length=256, embed_dim=256, channels=512, num_stages=2, latent_dim=1024,
+                   pooled_latent=True, blocks_per_stage=2, num_bases=8, readout_rank=32, bow_weight=1.0,
+                   bow_idf=True, batch_size=128, epochs=20, steps_per_epoch=0, learning_rate=1e-3,
+                   warmup_steps=1000),
+    # The shipped checkpoint (data/pretrained/): the small architecture trained longer on WordNet glosses and
+    # general English (see the model card).
+    "wordnet": Config(num_stages=1, embed_dim=64, channels=128, latent_dim=512, pooled_latent=True,
                       blocks_per_stage=2, block_channels=64, bow_weight=1.0, bow_idf=True,
-                      batch_size=32, epochs=4, steps_per_epoch=2000, learning_rate=2e-3, warmup_steps=500),
+                      batch_size=64, epochs=8, steps_per_epoch=3000, learning_rate=3e-3, warmup_steps=300),
     # For tests and smoke runs: seconds, not minutes.
-    "tiny": Config(vocab_size=512, max_length=16, embed_dim=16, channels=24, num_stages=1, latent_dim=16,
-                   num_bases=2, batch_size=16, epochs=2, steps_per_epoch=0, warmup_steps=2,
-                   tokenizer_sentences=2000),
+    "tiny": Config(vocab_size=512, max_length=32, embed_dim=16, channels=24, num_stages=1, latent_dim=16,
+                   seed_channels=8, readout_rank=4, num_bases=2, batch_size=16, epochs=2, steps_per_epoch=0,
+                   warmup_steps=2, tokenizer_sentences=2000),
 }
 
 
@@ -108,15 +118,16 @@ def validate(config):
             f"`max_length` must be a multiple of 2**num_stages = {2 ** config.num_stages}. "
             f"Received: max_length={config.max_length}"
         )
-    if config.generator_mode not in ("basis", "low_rank", "dense"):
-        raise ValueError(
-            f"`generator_mode` must be one of 'basis', 'low_rank', 'dense'. Received: generator_mode="
-            f"{config.generator_mode!r}"
-        )
-    for name in ("vocab_size", "max_length", "embed_dim", "channels", "latent_dim", "batch_size", "epochs"):
+    for name in ("generator_mode", "readout_mode"):
+        if getattr(config, name) not in ("basis", "low_rank", "dense"):
+            raise ValueError(f"`{name}` must be one of 'basis', 'low_rank', 'dense'. Received: {name}="
+                             f"{getattr(config, name)!r}")
+    for name in ("vocab_size", "max_length", "embed_dim", "channels", "latent_dim", "batch_size", "epochs",
+                 "seed_channels", "readout_rank"):
         if getattr(config, name) < 1:
             raise ValueError(f"`{name}` must be >= 1. Received: {name}={getattr(config, name)}")
-    for name in ("bow_weight", "dropout", "weight_decay"):
+    for name in ("bow_weight", "dropout", "weight_decay", "encoder_blocks", "readout_channels", "num_stages",
+                 "pool_heads"):
         if getattr(config, name) < 0:
             raise ValueError(f"`{name}` must be >= 0. Received: {name}={getattr(config, name)}")
     return config

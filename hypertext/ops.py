@@ -185,19 +185,16 @@ _IMPLEMENTATION_FNS = {"unfold": _unfold, "fold": _fold, "grouped": _grouped, "l
 # --------------------------------------------------------------------------------------------------------------------
 # The per-sample transposed convolution.
 # --------------------------------------------------------------------------------------------------------------------
-def _transpose_crop(length, kernel_size, strides, padding, output_padding, dilation_rate):
-    """Returns `(crop_left, output_length)` for a transposed conv, with Keras/TensorFlow semantics.
-
-    Output position t receives input step i through tap j when `t = i * strides + j * dilation_rate - crop_left`.
-    """
+def _transpose_crop(kernel_size, strides, padding, output_padding, dilation_rate):
+    """Returns `(crop_left, extra)` for a transposed conv, with Keras/TensorFlow semantics: the output has
+    `length * strides + extra` steps, and output position t receives input step i through tap j when
+    `t = i * strides + j * dilation_rate - crop_left`. Neither depends on the input length, so the op also runs on
+    an unknown length (a scalar tensor in a traced graph)."""
     span = effective_kernel_size(kernel_size, dilation_rate)
-    output_length = conv_transpose_output_length(
-        length, kernel_size, strides, padding, output_padding, dilation_rate
-    )
+    extra = conv_transpose_output_length(1, kernel_size, strides, padding, output_padding, dilation_rate) - strides
     if padding == "valid":
-        return 0, output_length
-    total = max((length - 1) * strides + span - output_length, 0)
-    return total // 2, output_length
+        return 0, extra
+    return max(span - strides - extra, 0) // 2, extra
 
 
 def per_sample_conv1d_transpose(
@@ -210,7 +207,7 @@ def per_sample_conv1d_transpose(
     followed by a convolution, which wastes a factor of `strides`.
 
     Args:
-        x: `(batch, length, in_channels)`; `length` must be known.
+        x: `(batch, length, in_channels)`; `length` may be unknown in a traced graph.
         kernel: `(batch, out_channels, kernel_size, in_channels)`.
         bias: optional `(batch, out_channels)`.
         strides, padding, output_padding, dilation_rate: as in `keras.layers.Conv1DTranspose`.
@@ -218,9 +215,10 @@ def per_sample_conv1d_transpose(
     Returns:
         `(batch, output_length, out_channels)`.
     """
-    length = x.shape[1]
+    length = x.shape[1] if x.shape[1] is not None else ops.shape(x)[1]
     _, out_channels, kernel_size, in_channels = kernel.shape
-    crop, output_length = _transpose_crop(length, kernel_size, strides, padding, output_padding, dilation_rate)
+    crop, extra = _transpose_crop(kernel_size, strides, padding, output_padding, dilation_rate)
+    output_length = length * strides + extra
     weights = ops.reshape(ops.transpose(kernel, (0, 3, 2, 1)), (-1, in_channels, kernel_size * out_channels))
     contributions = ops.matmul(x, weights)  # (batch, L, K*O)
     # Spread the L steps `strides` apart: (batch, L, 1, K*O) padded to (batch, L, strides, K*O), then flattened.
@@ -238,9 +236,9 @@ def per_sample_conv1d_transpose(
         tap = ops.pad(tap, [[0, 0], [j * dilation_rate, full - length * strides - j * dilation_rate], [0, 0]])
         y = tap if y is None else y + tap
     # Crop (or zero-extend) to [crop, crop + output_length).
-    end = crop + output_length
-    if end > full:
-        y = ops.pad(y, [[0, 0], [0, end - full], [0, 0]])
+    beyond = crop + extra - dilation_rate * (kernel_size - 1)  # (crop + output_length) - full
+    if beyond > 0:
+        y = ops.pad(y, [[0, 0], [0, beyond], [0, 0]])
     y = ops.slice(y, (0, crop, 0), (batch, output_length, out_channels))
     if bias is not None:
         y = y + ops.expand_dims(bias, 1)

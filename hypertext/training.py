@@ -13,7 +13,7 @@ import keras
 from hypertext import configs
 from hypertext.backend_utils import device_description
 from hypertext.data import load_texts, make_dataset
-from hypertext.data.input_pipeline import encode_texts
+from hypertext.data.input_pipeline import encode_ragged
 from hypertext.models import TextAutoencoder
 from hypertext.tokenizers import SentencePieceTokenizer
 
@@ -321,7 +321,7 @@ def saved_run(output):
 
 
 def _tokenize(name, texts, tokenizer, config, log):
-    ids, truncated = encode_texts(texts, tokenizer, config.max_length)
+    ids, truncated = encode_ragged(texts, tokenizer, config.max_length)
     if truncated:
         log(f"{name}: {truncated:,} of {len(texts):,} texts are longer than max_length={config.max_length} pieces "
             "and were truncated")
@@ -357,11 +357,15 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
 
     tokenizer = get_tokenizer(output, train_texts, config, log)
     train_ids = _tokenize("train", train_texts, tokenizer, config, log)
-    train_ds = make_dataset(train_ids, tokenizer, config.max_length,
-                            config.batch_size, shuffle=True, seed=config.seed, repeat=bool(config.steps_per_epoch))
+    # Batches are bucketed by length (one padded length per bucket, a multiple of 2**num_stages), so a batch of
+    # short texts costs a fraction of a batch of long ones.
+    multiple = 2 ** config.num_stages
+    train_ds = make_dataset(train_ids, tokenizer, config.max_length, config.batch_size, shuffle=True,
+                            seed=config.seed, repeat=bool(config.steps_per_epoch), length_multiple=multiple)
     val_ds = make_dataset(_tokenize("validation", val_texts, tokenizer, config, log), tokenizer, config.max_length,
-                          config.batch_size, shuffle=False)
-    steps_per_epoch = config.steps_per_epoch or math.ceil(len(train_texts) / config.batch_size)
+                          config.batch_size, shuffle=False, length_multiple=multiple)
+    # A full pass has one batch per `batch_size` texts of each length bucket (the last one of a bucket may be short).
+    steps_per_epoch = config.steps_per_epoch or int(train_ds.cardinality())
 
     with distribution_strategy_scope():
         model = TextAutoencoder(config, tokenizer, metadata={"corpus": corpus, "text_key": text_key})

@@ -3,12 +3,14 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
 
 import pytest
 
+from cli_logging import keep_line
 from hypertext.data import load_texts
 from tests.conftest import backend
 
@@ -109,3 +111,25 @@ def test_bad_flags_are_one_line_errors(corpus, tmp_path):
     assert result.returncode == 2 and "`--set` takes FIELD=VALUE" in result.stderr
     result = run("evaluate.py", "--checkpoint", str(tmp_path / "missing.keras"))
     assert result.returncode == 2 and "No checkpoint at" in result.stderr
+
+
+def test_tensorflow_log_lines_are_hidden_by_default():
+    # The user's environment decides nothing here: TF_CPP_MIN_LOG_LEVEL unset, as on a fresh machine.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    checkpoint = os.path.join(ROOT, "data", "pretrained", "hypertext-wordnet.keras")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"), "--checkpoint", checkpoint,
+                             "--limit", "20"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    noise = [line for line in result.stderr.splitlines() if re.match(r"^[IWE]\d{4} ", line)
+             or any(word in line for word in ("cuInit", "oneDNN", "absl::InitializeLog"))]
+    assert noise == [], result.stderr[-3000:]
+
+
+def test_import_time_log_filter_follows_the_level():
+    info = "I0000 00:00:1795642031.531984    3608 port.cc:153] oneDNN custom operations are on.\n"
+    error = "E0000 00:00:1795642049.597415    3669 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
+    preamble = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    other = "/site-packages/x.py:3: UserWarning: something the user should see\n"
+    assert [keep_line(line, 3) for line in (info, error, preamble, other)] == [False, False, False, True]
+    assert [keep_line(line, 1) for line in (info, error, preamble, other)] == [False, True, False, True]
+    assert [keep_line(line, 0) for line in (info, error, preamble, other)] == [True, True, True, True]

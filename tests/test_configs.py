@@ -12,7 +12,10 @@ def test_shipped_configs_are_valid(name):
     ({"max_length": 30, "num_stages": 2}, "`max_length` must be a multiple of 2**num_stages = 4. Received: max_length=30"),
     ({"generator_mode": "big"}, "`generator_mode` must be one of 'basis', 'low_rank', 'dense'. Received: "
                                 "generator_mode='big'"),
+    ({"readout_mode": "wide"}, "`readout_mode` must be one of 'basis', 'low_rank', 'dense'. Received: "
+                               "readout_mode='wide'"),
     ({"latent_dim": 0}, "`latent_dim` must be >= 1. Received: latent_dim=0"),
+    ({"encoder_blocks": -1}, "`encoder_blocks` must be >= 0. Received: encoder_blocks=-1"),
     ({"bow_weight": -0.1}, "`bow_weight` must be >= 0. Received: bow_weight=-0.1"),
     ({"dropout": -0.5}, "`dropout` must be >= 0. Received: dropout=-0.5"),
 ])

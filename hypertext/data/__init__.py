@@ -2,7 +2,9 @@
 
 from hypertext.data import wordnet
 from hypertext.data.corpora import Texts, load_texts, read_text_file
-from hypertext.data.input_pipeline import encode_texts, make_dataset
+from hypertext.data.input_pipeline import (bucket_lengths, encode_ragged, encode_texts, group_by_length, make_dataset,
+                                           pad_batch)
 from hypertext.data.wordnet_glosses import WordnetGlosses
 
-__all__ = ["Texts", "WordnetGlosses", "encode_texts", "load_texts", "make_dataset", "read_text_file", "wordnet"]
+__all__ = ["Texts", "WordnetGlosses", "bucket_lengths", "encode_ragged", "encode_texts", "group_by_length", "load_texts",
+           "make_dataset", "pad_batch", "read_text_file", "wordnet"]

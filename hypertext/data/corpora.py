@@ -1,4 +1,4 @@
-"""Loading text corpora: local files, the shipped WordNet glosses, and TFDS datasets."""
+"""Loading text corpora: local files, the shipped WordNet glosses and English texts, TFDS datasets, and mixes."""
 
 import gzip
 import os
@@ -71,6 +71,11 @@ def read_text_file(path, errors="strict"):
     return Texts(texts, path, None, empty_lines=empty, undecodable_lines=undecodable)
 
 
+def english_path():
+    """Where the shipped general-English corpus lives: $HYPERTEXT_DATA/english/texts.txt.gz, else data/ in the repo."""
+    return os.path.join(os.path.dirname(os.path.dirname(wordnet.default_path())), "english", "texts.txt.gz")
+
+
 def load_texts(source, split="train", text_key="text", errors="strict", data_dir=None, kinds=wordnet.KINDS):
     """Loads the texts of one split of a corpus.
 
@@ -79,11 +84,17 @@ def load_texts(source, split="train", text_key="text", errors="strict", data_dir
             - a path to a local `.txt` or `.txt.gz` file, one text per line. Such a file has no splits: each text
               goes to train, validation or test (about 90/5/5) by a stable hash of the text itself;
             - `"wordnet"`: the shipped WordNet 3.0 glosses (data/wordnet/glosses.tsv.gz);
+            - `"english"`: the shipped general-English corpus (data/english/texts.txt.gz: quotations, usage notes
+              and definitions from GCIDE, one text per line), split like a local file, by a hash of each text;
             - `"tfds:NAME"` (e.g. `"tfds:imdb_reviews"`): a TensorFlow Datasets dataset, reading `text_key`. A dataset
-              without a validation split gives the last 5% of its train split as validation.
+              without a validation split gives the last 5% of its train split as validation;
+            - several of these joined by `+`, e.g. `"wordnet+english"` or `"wordnet+my.txt"`: the texts of each
+              part for this split (loaded with the same arguments), concatenated in order, with their `stats`
+              added up. A path that names an existing file is read as one file even if its name contains `+`.
         split: "train", "validation" or "test".
         text_key: the feature holding the text, for TFDS sources.
-        errors: the policy for lines that are not valid UTF-8 ("strict", "replace" or "skip"), for local files.
+        errors: the policy for lines that are not valid UTF-8 ("strict", "replace" or "skip"), for local files
+            and "english".
         data_dir: the TFDS data directory.
         kinds: for "wordnet", which rows: ("definition", "example") by default.
 
@@ -92,13 +103,37 @@ def load_texts(source, split="train", text_key="text", errors="strict", data_dir
     """
     _check_split(split)
     if not isinstance(source, (str, os.PathLike)):
-        raise ValueError(f"`source` must be a file path, 'wordnet' or 'tfds:NAME'. Received: source={source!r}")
+        raise ValueError(
+            f"`source` must be a file path, 'wordnet', 'english' or 'tfds:NAME', or several joined by '+'. "
+            f"Received: source={source!r}")
     source = os.fspath(source)
+    if "+" in source and not os.path.isfile(source):
+        parts = source.split("+")
+        if not all(part.strip() for part in parts):
+            raise ValueError(
+                "`source` joined by '+' must name a corpus on each side of every '+', e.g. 'wordnet+english'. "
+                f"Received: source={source!r}")
+        loaded = [load_texts(part, split, text_key=text_key, errors=errors, data_dir=data_dir, kinds=kinds)
+                  for part in parts]
+        stats = {}
+        for texts in loaded:
+            for key, value in texts.stats.items():
+                stats[key] = stats.get(key, 0) + value
+        stats.pop("texts")
+        return Texts([text for texts in loaded for text in texts], source, split, **stats)
     if source == "wordnet":
         return Texts([row["text"] for row in wordnet.read_rows(split=split, kinds=kinds)], source, split)
     if source.startswith("tfds:"):
         return _load_tfds(source[len("tfds:"):], split, text_key, data_dir)
-    everything = read_text_file(source, errors=errors)
+    if source == "english":
+        path = english_path()
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"The English corpus is missing: {path!r}. Rebuild it with data/build_english.py.")
+        return _hash_split(read_text_file(path, errors=errors), split, source)
+    return _hash_split(read_text_file(source, errors=errors), split, source)
+
+
+def _hash_split(everything, split, source):
     texts = [t for t in everything if wordnet.split_of(t) == split]
     return Texts(texts, source, split, **{k: v for k, v in everything.stats.items() if k != "texts"})
 

@@ -1,8 +1,20 @@
-"""tf.data input pipelines for the text autoencoder. tf.data feeds `model.fit` on every Keras backend."""
+"""tf.data input pipelines for the text autoencoder. tf.data feeds `model.fit` on every Keras backend.
 
+The model is length-agnostic: it takes token ids `(batch, L)` for any `L` that is a multiple of its
+`length_multiple` (`2**num_stages`). Training batches are therefore bucketed by length: every batch is padded to one
+of a few bucket lengths (`bucket_lengths`), the smallest that holds its longest text, so a batch of short texts costs
+a fraction of a batch of long ones, and the set of batch shapes (tf.function traces, XLA and JAX compilations) stays
+small. `group_by_length` and `pad_batch` do the same for inference batches, without TensorFlow.
+"""
+
+import itertools
 import warnings
 
 import numpy as np
+
+from hypertext.lengths import _check_max_length, _check_positive_int, bucket_lengths, group_by_length, pad_batch  # noqa: F401,E501
+
+PAD_ID = 0  # SentencePieceTokenizer.pad_id
 
 
 def encode_texts(texts, tokenizer, max_length):
@@ -10,44 +22,162 @@ def encode_texts(texts, tokenizer, max_length):
 
     Each text becomes its pieces followed by eos, padded with 0 or truncated to `max_length`.
     """
-    if max_length < 2:
-        raise ValueError(f"`max_length` must be an integer >= 2. Received: max_length={max_length!r}")
+    _check_max_length(max_length)
     ids, truncated = tokenizer.encode_padded(list(texts), max_length, add_eos=True)
     return ids, truncated
 
 
-def make_dataset(texts, tokenizer, max_length, batch_size, shuffle=True, seed=0, repeat=False,
-                 drop_remainder=False):
+def _flatten(sequences, max_length):
+    """Sequences of ids -> `(flat int32, lengths int64, num_truncated)`. A sequence longer than `max_length` keeps
+    its first `max_length - 1` ids and its last one (the eos), the same first window that `reconstruct` reads."""
+    lengths = np.fromiter((len(s) for s in sequences), dtype="int64", count=len(sequences))
+    too_long = lengths > max_length
+    num_truncated = int(too_long.sum())
+    if num_truncated:
+        sequences = [list(s[:max_length - 1]) + list(s[-1:]) if long else s for s, long in zip(sequences, too_long)]
+        lengths = np.minimum(lengths, max_length)
+    if sequences and isinstance(sequences[0], np.ndarray):
+        flat = np.concatenate([np.asarray(s, "int32").reshape(-1) for s in sequences])
+    else:
+        flat = np.fromiter(itertools.chain.from_iterable(sequences), dtype="int32", count=int(lengths.sum()))
+    return flat.astype("int32", copy=False), lengths, num_truncated
+
+
+def _encode_flat(texts, tokenizer, max_length):
+    _check_max_length(max_length)
+    return _flatten(tokenizer.encode(list(texts), add_eos=True), max_length)
+
+
+def encode_ragged(texts, tokenizer, max_length):
+    """Tokenizes once, up front, without padding: `(sequences, num_truncated)`.
+
+    `sequences` is a list of 1-D int32 arrays, one per text: its pieces followed by eos; a text longer than
+    `max_length` keeps its first `max_length - 1` pieces and the eos. `make_dataset` and `group_by_length` take them as they
+    are.
+    """
+    flat, lengths, truncated = _encode_flat(texts, tokenizer, max_length)
+    return np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else [], truncated
+
+
+def _is_text(value):
+    return isinstance(value, (str, np.str_))
+
+
+def _to_flat(texts, tokenizer, max_length):
+    """Any accepted `texts` -> `(flat int32 ids, lengths int64, num_truncated)`."""
+    if isinstance(texts, np.ndarray) and texts.ndim == 2 and texts.dtype.kind in "iu":
+        ids = texts.astype("int32", copy=False)
+        num_truncated = int((ids[:, max_length:] != PAD_ID).any(axis=1).sum()) if ids.shape[1] > max_length else 0
+        real = ids[:, :max_length] != PAD_ID
+        return ids[:, :max_length][real], real.sum(axis=1).astype("int64"), num_truncated
+    texts = list(texts)
+    if not texts or _is_text(texts[0]):
+        return _encode_flat(texts, tokenizer, max_length)
+    return _flatten(texts, max_length)
+
+
+def _pad_rows(flat, starts, lengths, rows, length):
+    """The texts `rows` of a flat id array (text i is `flat[starts[i]:starts[i] + lengths[i]]`) -> int32
+    `(len(rows), length)`, padded with 0."""
+    row_lengths = lengths[rows]
+    ids = np.zeros((len(rows), length), dtype="int32")
+    real = np.arange(length) < row_lengths[:, None]
+    # The flat position of every real token of `rows`, in row-major order: the order `ids[real]` assigns.
+    out_starts = np.concatenate([[0], np.cumsum(row_lengths)[:-1]])
+    within = np.arange(int(row_lengths.sum())) - np.repeat(out_starts, row_lengths)
+    ids[real] = flat[np.repeat(starts[rows], row_lengths) + within]
+    return ids
+
+
+def _derived_seed(seed, *keys):
+    return int(np.random.SeedSequence([int(seed), *keys]).generate_state(1)[0])
+
+
+def make_dataset(texts, tokenizer, max_length, batch_size, shuffle=True, seed=0, repeat=False, drop_remainder=False,
+                 length_multiple=1, bucket=True):
     """A `tf.data.Dataset` of `(token_ids, token_ids, sample_weights)` batches for an autoencoder.
 
     The tokenizer runs once over all texts before the pipeline starts, never in the training loop. Texts longer than
     `max_length` pieces (eos included) are truncated, counted and reported with a warning. The sample weights are 1
-    on real tokens (eos included) and 0 on padding, so pads count neither in the loss nor in the metrics.
+    on real tokens (eos included) and 0 on padding, so pads count neither in the loss nor in the metrics. The ids are
+    int32 `(batch, length)`, ready for a model whose input shape is `(None,)`.
+
+    With `bucket=True`, each batch is padded to one of `bucket_lengths(max_length, length_multiple)`: the smallest
+    that holds its longest text. Every text goes to the bucket of its own length; each epoch, the texts of every bucket
+    are shuffled and cut into batches of `batch_size` (a bucket's last batch may be smaller, unless
+    `drop_remainder`), and the batches of all buckets are shuffled together. So every epoch visits every text once, a
+    batch is a fresh random draw from its length range, and a batch of short texts costs a fraction of a long one.
+    With `repeat=True`, each bucket is an endless stream and the next batch comes from bucket `b` with probability
+    proportional to its number of texts. With `shuffle=False`, the batches come bucket by bucket, shortest first,
+    texts in their input order. With `bucket=False`, every batch is padded to `max_length` (the texts' order is then
+    shuffled as a whole).
+
+    (This is what `tf.data.Dataset.bucket_by_sequence_length` with `pad_to_bucket_boundary=True` does, without its
+    cost: its `group_by_window` builds a dataset for every batch, which made the pipeline 4x slower.)
 
     Args:
-        texts: a list of str, or an int array `(N, max_length)` that `encode_texts` made.
-        tokenizer: a `SentencePieceTokenizer`.
-        max_length: int, the sequence length.
-        batch_size: int.
-        shuffle: whether to reshuffle every epoch (seeded).
+        texts: a list of str; an int array `(N, width)` padded with 0 (what `encode_texts` makes; a text's length is
+            its count of non-zero ids); or a list of 1-D int arrays (what `encode_ragged` makes).
+        tokenizer: a `SentencePieceTokenizer`, used to encode str texts (None is fine for ids).
+        max_length: int >= 2, the longest sequence; with `bucket=True`, a multiple of `length_multiple`.
+        batch_size: int, the batch size of every bucket.
+        shuffle: whether to reshuffle every epoch, seeded: the same seed gives the same batches in the same order.
+        seed: int, the shuffle seed.
         repeat: whether to repeat forever (use with `steps_per_epoch`).
-        drop_remainder: whether to drop the last, smaller batch.
+        drop_remainder: whether to drop batches smaller than `batch_size` (with buckets, each bucket's last one).
+        length_multiple: int, every bucket length is a multiple of it (the model's `2**num_stages`).
+        bucket: whether to bucket batches by length.
     """
     import tensorflow as tf
 
-    if isinstance(texts, np.ndarray):
-        ids = texts.astype("int32")
-    else:
-        ids, truncated = encode_texts(texts, tokenizer, max_length)
-        if truncated:
-            warnings.warn(f"{truncated} of {len(ids)} texts were longer than max_length={max_length} pieces and were "
-                          "truncated.", stacklevel=2)
-    if len(ids) == 0:
+    _check_max_length(max_length)
+    _check_positive_int(batch_size, "batch_size")
+    buckets = bucket_lengths(max_length, length_multiple) if bucket else (max_length,)
+    flat, lengths, truncated = _to_flat(texts, tokenizer, max_length)
+    if len(lengths) == 0:
         raise ValueError("Cannot make a dataset from no texts.")
-    weights = (ids != tokenizer.pad_id).astype("float32")
-    dataset = tf.data.Dataset.from_tensor_slices((ids, ids, weights))
-    if shuffle:
-        dataset = dataset.shuffle(min(len(ids), 100_000), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    if truncated:
+        warnings.warn(f"{truncated} of {len(lengths)} texts were longer than max_length={max_length} pieces and were "
+                      "truncated.", stacklevel=2)
+
+    # Every bucket is a dense array padded to its length: cheap to slice, shuffle and batch (no per-text function).
+    assigned = np.searchsorted(buckets, lengths, side="left")  # the smallest bucket >= each length
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    datasets, sizes = [], []
+    for b, length in enumerate(buckets):
+        rows = np.flatnonzero(assigned == b)
+        if len(rows) == 0 or (drop_remainder and not repeat and len(rows) < batch_size):
+            continue
+        dataset = tf.data.Dataset.from_tensor_slices(_pad_rows(flat, starts, lengths, rows, length))
+        if shuffle:
+            dataset = dataset.shuffle(min(len(rows), 100_000), seed=_derived_seed(seed, b) if bucket else seed,
+                                      reshuffle_each_iteration=True)
+        if repeat:
+            dataset = dataset.repeat()
+        datasets.append(dataset.batch(batch_size, drop_remainder=drop_remainder))
+        sizes.append(len(rows))
+    if not datasets:  # drop_remainder, and no bucket fills a batch
+        raise ValueError(f"No batch of {batch_size} texts of one length bucket: every batch would be dropped "
+                         f"(drop_remainder=True). Received {len(lengths)} texts.")
+
+    if len(datasets) == 1:
+        dataset = datasets[0]
+    elif repeat:
+        dataset = tf.data.Dataset.sample_from_datasets(datasets, weights=[n / sum(sizes) for n in sizes],
+                                                       seed=_derived_seed(seed, len(buckets)),
+                                                       rerandomize_each_iteration=shuffle)
+    else:
+        # Which bucket each batch of the epoch comes from, in a (re)shuffled order: every batch exactly once.
+        counts = [n // batch_size if drop_remainder else -(-n // batch_size) for n in sizes]
+        choices = tf.data.Dataset.from_tensor_slices(np.repeat(np.arange(len(datasets), dtype="int64"), counts))
+        if shuffle:
+            choices = choices.shuffle(sum(counts), seed=_derived_seed(seed, len(buckets)),
+                                      reshuffle_each_iteration=True)
+        dataset = tf.data.Dataset.choose_from_datasets(datasets, choices)
+        # tf.data cannot count these batches; Keras' progress bar and epoch end need the count.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(sum(counts)))
+
+    def with_targets_and_weights(ids):
+        return ids, ids, tf.cast(tf.not_equal(ids, PAD_ID), tf.float32)
+
+    return dataset.map(with_targets_and_weights).prefetch(tf.data.AUTOTUNE)

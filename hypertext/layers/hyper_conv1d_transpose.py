@@ -23,7 +23,7 @@ class HyperConv1DTranspose(HyperConvBase):
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
-        inputs: `(batch, length, in_channels)`, with a known length.
+        inputs: `(batch, length, in_channels)`; the length may be unknown (None) in a traced graph.
         context: `(batch, context_dim)`.
         sample_mask: optional per-sample kernel mask, broadcastable to `(batch, filters, kernel_size, in_channels)`.
 

@@ -25,7 +25,7 @@ class PerSampleConv1DTranspose(keras.layers.Layer):
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
-        inputs: `(batch, length, in_channels)`, with a known length.
+        inputs: `(batch, length, in_channels)`; the length may be unknown (None) in a traced graph.
         kernel: `(batch, out_channels, kernel_size, in_channels)`.
         bias: optional `(batch, out_channels)`.
 
@@ -61,13 +61,8 @@ class PerSampleConv1DTranspose(keras.layers.Layer):
 
     def _check_shapes(self, inputs_shape, kernel_shape, bias_shape=None):
         check_per_sample_shapes(inputs_shape, kernel_shape, bias_shape)
-        if inputs_shape[1] is None:
-            raise ValueError(
-                "`inputs` must have a known length for a per-sample transposed convolution. "
-                f"Received: inputs.shape={tuple(inputs_shape)}"
-            )
         length = self._output_length(inputs_shape[1], kernel_shape[2])
-        if length < 1:
+        if length is not None and length < 1:
             raise ValueError(
                 f"The output would be empty (length {length}) for this kernel size and padding. "
                 f"Received: inputs.shape={tuple(inputs_shape)}, kernel.shape={tuple(kernel_shape)}"

@@ -7,38 +7,8 @@ from keras import ops
 
 from hypertext.configs import Config, validate
 from hypertext.layers import HyperConv1D, HyperConv1DTranspose
-from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
-
-
-class DecoderBlock(keras.layers.Layer):
-    """Pre-norm residual block: `h + dropout(up(conv(down(layer_norm(h)))))`, the conv a HyperConv1D driven by z or,
-    in the ablation, a plain Conv1D of the same shape. `down`/`up` are Dense layers, present only when
-    `block_channels` narrows the conv."""
-
-    def __init__(self, config, **kwargs):
-        super().__init__(**kwargs)
-        self.hyper = config.hyper
-        self.norm = keras.layers.LayerNormalization(epsilon=1e-5, dtype=self.dtype_policy)
-        width = config.block_channels or config.channels
-        self.down = keras.layers.Dense(width, dtype=self.dtype_policy) if width != config.channels else None
-        self.up = keras.layers.Dense(config.channels, dtype=self.dtype_policy) if width != config.channels else None
-        if config.hyper:
-            self.conv = HyperConv1D(width, config.kernel_size, padding="same", activation="gelu",
-                                    mode=config.generator_mode, num_bases=config.num_bases, rank=config.rank,
-                                    dtype=self.dtype_policy)
-        else:
-            self.conv = keras.layers.Conv1D(width, config.kernel_size, padding="same", activation="gelu",
-                                            dtype=self.dtype_policy)
-        self.dropout = keras.layers.Dropout(config.dropout)
-
-    def call(self, h, context, training=False):
-        branch = self.norm(h)
-        if self.down is not None:
-            branch = self.down(branch)
-        branch = self.conv(branch, context) if self.hyper else self.conv(branch)
-        if self.up is not None:
-            branch = self.up(branch)
-        return h + self.dropout(branch, training=training)
+from hypertext.lengths import group_by_length, pad_batch
+from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID, PAD_ID
 
 
 def _real_tokens(token_ids, dtype):
@@ -46,20 +16,139 @@ def _real_tokens(token_ids, dtype):
     return ops.cast(token_ids > EOS_ID, dtype)[..., None]
 
 
+def _downsample_mask(mask):
+    """A `(batch, length, 1)` mask after one stride-2 "same" conv: a short position is real when either of its two
+    inputs is."""
+    return ops.max_pool(mask, pool_size=2, strides=2, padding="same")
+
+
+class Film(keras.layers.Layer):
+    """Feature-wise linear modulation, `h * (1 + scale(z)) + shift(z)`: how `z` enters the plain twin's convs in
+    place of generated kernels. Both Dense heads start at zero, so the layer starts as the identity."""
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.to_scale_shift = keras.layers.Dense(2 * channels, kernel_initializer="zeros", name="scale_shift",
+                                                 dtype=self.dtype_policy)
+
+    def build(self, h_shape, context_shape):
+        self.to_scale_shift.build(context_shape)
+        self.built = True
+
+    def call(self, h, context):
+        scale, shift = ops.split(self.to_scale_shift(context)[:, None, :], 2, axis=-1)
+        return h * (1.0 + scale) + shift
+
+
+class ConditionedConv(keras.layers.Layer):
+    """One conv (or transposed conv) that reads `z`: a `HyperConv1D`/`HyperConv1DTranspose` whose kernel and bias
+    are generated from the context (`hyper=True`), or, in the plain twin, a shared `Conv1D`/`Conv1DTranspose`
+    followed by FiLM from the same context. Either way `z` enters the decoder only here."""
+
+    def __init__(self, filters, kernel_size, hyper, strides=1, transpose=False, activation=None, mode="basis",
+                 num_bases=4, rank=4, **kwargs):
+        super().__init__(**kwargs)
+        self.hyper = hyper
+        self.activation = keras.activations.get(activation)
+        conv_args = dict(strides=strides, padding="same", dtype=self.dtype_policy, name="conv")
+        if hyper:
+            cls = HyperConv1DTranspose if transpose else HyperConv1D
+            self.conv = cls(filters, kernel_size, mode=mode, num_bases=num_bases, rank=rank, **conv_args)
+            self.film = None
+        else:
+            cls = keras.layers.Conv1DTranspose if transpose else keras.layers.Conv1D
+            self.conv = cls(filters, kernel_size, **conv_args)
+            self.film = Film(filters, name="film", dtype=self.dtype_policy)
+
+    def call(self, h, context):
+        if self.hyper:
+            return self.activation(self.conv(h, context))
+        return self.activation(self.film(self.conv(h), context))
+
+
+class DecoderBlock(keras.layers.Layer):
+    """Pre-norm residual block: `h + dropout(up(conv(down(layer_norm(h)), z)))`, the conv a `ConditionedConv`.
+    `down`/`up` are Dense layers, present only when `block_channels` narrows the conv."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-5, dtype=self.dtype_policy)
+        width = config.block_channels or config.channels
+        narrow = width != config.channels
+        self.down = keras.layers.Dense(width, dtype=self.dtype_policy) if narrow else None
+        self.up = keras.layers.Dense(config.channels, dtype=self.dtype_policy) if narrow else None
+        self.conv = ConditionedConv(width, config.kernel_size, config.hyper, activation="gelu",
+                                    mode=config.generator_mode, num_bases=config.num_bases, rank=config.rank,
+                                    dtype=self.dtype_policy)
+        self.dropout = keras.layers.Dropout(config.dropout)
+
+    def call(self, h, context, training=False):
+        branch = self.norm(h)
+        if self.down is not None:
+            branch = self.down(branch)
+        branch = self.conv(branch, context)
+        if self.up is not None:
+            branch = self.up(branch)
+        return h + self.dropout(branch, training=training)
+
+
+class AttentionPooling(keras.layers.Layer):
+    """Pools `(batch, length, channels)` over the real positions into `(batch, heads * head_dim)`: each of `heads`
+    learned queries takes a softmax-weighted mean of per-position values. Queries read the position embeddings the
+    encoder added to its input, so different heads can take different spans of the text; a text of any length
+    gives the same kind of vector."""
+
+    def __init__(self, heads, head_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.heads = heads
+        self.head_dim = head_dim
+        self.keys = keras.layers.Dense(heads, name="keys", dtype=self.dtype_policy)  # one score per head
+        self.values = keras.layers.Dense(heads * head_dim, name="values", dtype=self.dtype_policy)
+
+    def call(self, h, mask):
+        scores = ops.cast(self.keys(h), "float32") + (1.0 - ops.cast(mask, "float32")) * -1e9  # (b, L, heads)
+        weights = ops.cast(ops.softmax(scores, axis=1), h.dtype)
+        values = ops.reshape(self.values(h), (ops.shape(h)[0], ops.shape(h)[1], self.heads, self.head_dim))
+        pooled = ops.einsum("blh,blhd->bhd", weights, values)
+        return ops.reshape(pooled, (-1, self.heads * self.head_dim))
+
+
+class EncoderBlock(keras.layers.Layer):
+    """Pre-norm residual conv block of the encoder, `h + conv(layer_norm(h))`, with pads zeroed after it."""
+
+    def __init__(self, channels, kernel_size, dilation_rate=1, **kwargs):
+        super().__init__(**kwargs)
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-5, dtype=self.dtype_policy)
+        self.conv = keras.layers.Conv1D(channels, kernel_size, padding="same", dilation_rate=dilation_rate,
+                                        activation="gelu", dtype=self.dtype_policy)
+
+    def call(self, h, mask):
+        return (h + self.conv(self.norm(h))) * mask
+
+
 @keras.saving.register_keras_serializable(package="hypertext")
 class TextAutoencoder(keras.Model):
-    """A hypernetwork text autoencoder: a conv encoder to a sentence vector `z`, and a deconvolutional decoder whose
-    conv kernels are generated from `z`.
+    """A length-agnostic hypernetwork text autoencoder: a conv encoder pools a text of any length into a sentence
+    vector `z`, and a deconvolutional decoder rebuilds the text with conv kernels generated from `z`.
 
-    - Encoder: token embedding, `num_stages` strided `Conv1D` blocks (each halves the length), then a Dense layer to
-      `z` of size `latent_dim`.
-    - Hypernetwork: `LayerNormalization(z)` (unit variance, as hyperfan-in assumes) is the context of every hyper
-      layer of the decoder.
-    - Decoder: `z` → Dense → reshape to `max_length / 2**num_stages` steps, then per stage a `Conv1DTranspose`
-      (or `HyperConv1DTranspose`) that doubles the length and `blocks_per_stage` residual `HyperConv1D` blocks with
-      pre-layer-normalisation; `block_channels` runs each block's conv at a narrower width between two Dense layers,
-      which keeps the per-sample kernels small (the `small` config uses 64 of 192). Logits over the vocabulary, optionally tied to the token embedding.
-    - `hyper=False` swaps every `HyperConv1D` for a `Conv1D` of the same shape: the ablation twin.
+    - Encoder: token embedding plus learned position embedding, `num_stages` strided `Conv1D` stages (each halves
+      the length) and `encoder_blocks` residual convs, with pads zeroed after every layer; then a masked mean over
+      positions and a Dense layer to `z` (`latent_dim`). The mean is over real positions only, so `z` does not depend
+      on how much padding a batch adds, and it is the same kind of vector for a 5-piece and a 300-piece text.
+      `pooled_latent` adds a second, order-free path: Dense(mean token embedding).
+    - Decoder: starts from `seed`, learned vectors at the shortest resolution (`max_length / 2**num_stages`
+      positions of `seed_channels`), which do not depend on `z`, in the way StyleGAN2 starts from a learned constant.
+      A first `HyperConv1D` reads the seed with a kernel generated from `z` (`readout_mode`; the seed is the same for
+      every text, so everything that makes the output this text comes through that kernel). Then per stage a
+      `HyperConv1DTranspose` doubles the length and `blocks_per_stage` residual `HyperConv1D` blocks refine it.
+      Logits over the vocabulary, tied to the token embedding if asked.
+    - `z` reaches the tokens only through generated kernels and biases: the context of every hyper layer is
+      `LayerNormalization(z)`. `hyper=False` is the plain twin of the same shape, in which each of those convs is
+      a shared `Conv1D`/`Conv1DTranspose` followed by FiLM (per-channel scale and shift from the same context).
+    - Length: one set of weights serves every length that is a multiple of `2**num_stages`, up to `max_length`:
+      a text of `n` pieces is padded to a bucket length `L >= n + 1`, the decoder runs `L / 2**num_stages` seed
+      positions, and the text ends at the first eos it predicts. `decode(z)` without a length runs at `max_length`.
 
     The tokenizer lives inside the model and is saved into the `.keras` file as an asset, so `hypertext.load(path)`
     gives back a model that reads and writes text.
@@ -70,10 +159,17 @@ class TextAutoencoder(keras.Model):
         metadata: JSON-able dict saved with the model (train.py records the corpus it trained on).
 
     Call arguments:
-        token_ids: int `(batch, max_length)`.
+        token_ids: int `(batch, length)`, eos-terminated and padded with 0, `length` a multiple of
+            `2**num_stages` and at most `max_length`.
 
     Returns:
-        float32 logits `(batch, max_length, vocab_size)`.
+        float32 logits `(batch, length, vocab_size)`.
+
+    Example:
+
+    >>> model = hypertext.load("wordnet")   # or a path to a model.keras
+    >>> model.reconstruct(["a small domesticated carnivore"])
+    ['a small domesticated carnivore']
     """
 
     def __init__(self, config, tokenizer=None, metadata=None, **kwargs):
@@ -84,32 +180,50 @@ class TextAutoencoder(keras.Model):
         self.metadata = dict(metadata or {})
         c = config
         policy = self.dtype_policy
+        self.length_multiple = 2 ** c.num_stages
+        # ---- encoder
         self.embedding = keras.layers.Embedding(c.vocab_size, c.embed_dim, name="embedding", dtype=policy)
+        self.position_embedding = keras.layers.Embedding(c.max_length, c.embed_dim, name="position_embedding",
+                                                         dtype=policy)
         self.encoder_convs = [keras.layers.Conv1D(c.channels, c.kernel_size, strides=2, padding="same",
                                                   activation="gelu", name=f"encoder_conv_{i}", dtype=policy)
                               for i in range(c.num_stages)]
         self.encoder_norms = [keras.layers.LayerNormalization(epsilon=1e-5, name=f"encoder_norm_{i}", dtype=policy)
                               for i in range(c.num_stages)]
+        self.encoder_input = (keras.layers.Dense(c.channels, name="encoder_input", dtype=policy)
+                              if c.num_stages == 0 else None)
+        self.encoder_blocks = [EncoderBlock(c.channels, c.kernel_size, dilation_rate=2 ** i,
+                                            name=f"encoder_block_{i}", dtype=policy)
+                               for i in range(c.encoder_blocks)]
+        self.attention_pool = (AttentionPooling(c.pool_heads, c.channels // c.pool_heads, name="attention_pool",
+                                                dtype=policy) if c.pool_heads else None)
         self.to_latent = keras.layers.Dense(c.latent_dim, name="to_latent", dtype=policy)
+        # Position binding: each position's features, projected to latent_dim, are multiplied by that position's
+        # learned code before the pool, so the pooled vector says which token sat where (an additive position
+        # embedding alone survives a mean only weakly).
+        self.binding = (self.add_weight(name="binding", shape=(c.max_length // self.length_multiple, c.latent_dim),
+                                        initializer=keras.initializers.RandomNormal(stddev=1.0))
+                        if c.bind_positions else None)
         self.pooled_to_latent = (keras.layers.Dense(c.latent_dim, name="pooled_to_latent", dtype=policy)
                                  if c.pooled_latent else None)
-        # The hypernetworks' context; the plain twin (hyper=False, hyper_transpose=False) has no use for it.
-        self.context_norm = (keras.layers.LayerNormalization(epsilon=1e-5, name="context_norm", dtype=policy)
-                             if c.hyper or c.hyper_transpose else None)
-        self.short_length = c.max_length // 2**c.num_stages
-        self.from_latent = keras.layers.Dense(self.short_length * c.channels, name="from_latent", dtype=policy)
+        # ---- decoder
+        self.context_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="context_norm", dtype=policy)
+        self.short_max = c.max_length // self.length_multiple
+        self.seed = self.add_weight(name="seed", shape=(self.short_max, c.seed_channels),
+                                    initializer=keras.initializers.RandomNormal(stddev=1.0))
+        self.readout = ConditionedConv(c.readout_channels or c.channels, c.kernel_size, c.hyper, activation="gelu",
+                                       mode=c.readout_mode, num_bases=c.num_bases, rank=c.readout_rank,
+                                       name="readout", dtype=policy)
+        self.readout_up = (keras.layers.Dense(c.channels, name="readout_up", dtype=policy)
+                           if (c.readout_channels or c.channels) != c.channels else None)
         self.upsamplers, self.upsample_norms, self.blocks = [], [], []
         for i in range(c.num_stages):
-            if c.hyper_transpose:
-                up = HyperConv1DTranspose(c.channels, c.kernel_size, strides=2, padding="same",
-                                          mode=c.generator_mode, num_bases=c.num_bases, rank=c.rank,
-                                          name=f"upsample_{i}", dtype=policy)
-            else:
-                up = keras.layers.Conv1DTranspose(c.channels, c.kernel_size, strides=2, padding="same",
-                                                  name=f"upsample_{i}", dtype=policy)
-            self.upsamplers.append(up)
+            self.upsamplers.append(ConditionedConv(c.channels, c.kernel_size, c.hyper, strides=2, transpose=True,
+                                                   mode=c.generator_mode, num_bases=c.num_bases, rank=c.rank,
+                                                   name=f"upsample_{i}", dtype=policy))
             self.upsample_norms.append(keras.layers.LayerNormalization(epsilon=1e-5, name=f"upsample_norm_{i}",
                                                                        dtype=policy))
+        for i in range(max(c.num_stages, 1)):
             self.blocks.append([DecoderBlock(c, name=f"block_{i}_{j}", dtype=policy)
                                 for j in range(c.blocks_per_stage)])
         self.output_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="output_norm", dtype=policy)
@@ -131,18 +245,40 @@ class TextAutoencoder(keras.Model):
         if self.built:
             return
         # Build every sublayer with one forward pass on a dummy batch (all backends, eager).
-        self.call(ops.ones((1, self.config.max_length), dtype="int32"))
+        self.call(ops.ones((1, self.length_multiple), dtype="int32"))
         if self.bow_head is not None:
             self.bow_head.build((None, self.config.latent_dim))
         self.built = True
 
+    def _check_length(self, length):
+        if length is not None and (length % self.length_multiple or length > self.config.max_length or length < 1):
+            raise ValueError(
+                f"`token_ids` must have a length that is a multiple of {self.length_multiple} (2**num_stages) and at "
+                f"most max_length={self.config.max_length}. Received: length={length}")
+
     def encode_ids(self, token_ids, training=False):
-        """int `(batch, max_length)` → the sentence embedding `z`, `(batch, latent_dim)`."""
-        embedded = h = self.embedding(token_ids)
+        """int `(batch, length)` → the sentence embedding `z`, `(batch, latent_dim)`."""
+        self._check_length(token_ids.shape[1])
+        length = ops.shape(token_ids)[1]
+        embedded = self.embedding(token_ids)
+        mask = ops.cast(token_ids != PAD_ID, embedded.dtype)[..., None]
+        positions = self.position_embedding(ops.arange(length)[None, :])
+        h = (embedded + positions) * mask
+        if self.encoder_input is not None:
+            h = self.encoder_input(h) * mask
         for conv, norm in zip(self.encoder_convs, self.encoder_norms):
-            h = norm(conv(h))
-        h = ops.reshape(h, (-1, self.short_length * self.config.channels))
-        z = self.to_latent(h)
+            mask = _downsample_mask(mask)
+            h = norm(conv(h)) * mask
+        for block in self.encoder_blocks:
+            h = block(h, mask)
+        count = ops.maximum(ops.sum(mask, axis=1), 1.0)
+        if self.binding is not None:
+            codes = self.to_latent(h) * ops.cast(self.binding[:ops.shape(h)[1]], h.dtype)[None] * mask
+            z = ops.sum(codes, axis=1) / ops.sqrt(count)
+        elif self.attention_pool is not None:
+            z = self.to_latent(self.attention_pool(h, mask))
+        else:
+            z = self.to_latent(ops.sum(h, axis=1) / count)
         if self.pooled_to_latent is not None:
             # The mean embedding of the real tokens (pad, bos and eos left out), the same wherever a word sits.
             real = _real_tokens(token_ids, embedded.dtype)
@@ -150,17 +286,25 @@ class TextAutoencoder(keras.Model):
             z = z + self.pooled_to_latent(pooled)
         return z
 
-    def decode_latent(self, z, training=False, context=None):
-        """`z (batch, latent_dim)` → float32 logits `(batch, max_length, vocab_size)`.
+    def decode_latent(self, z, length=None, training=False, context=None):
+        """`z (batch, latent_dim)` → float32 logits `(batch, length, vocab_size)`; `length` defaults to `max_length`.
 
-        `context`, optional: what the hyper layers read instead of `LayerNormalization(z)` (for ablations)."""
+        `context`, optional: what the conditioned convs read instead of `LayerNormalization(z)` (for ablations)."""
         c = self.config
-        if context is None and self.context_norm is not None:
+        length = c.max_length if length is None else length
+        if isinstance(length, int):
+            self._check_length(length)
+        if context is None:
             context = self.context_norm(z)
-        h = ops.reshape(self.from_latent(z), (-1, self.short_length, c.channels))
-        for up, norm, blocks in zip(self.upsamplers, self.upsample_norms, self.blocks):
-            h = up(h, context) if c.hyper_transpose else up(h)
-            h = keras.activations.gelu(norm(h))
+        short = length // self.length_multiple
+        seed = ops.cast(self.seed[:short], context.dtype)
+        h = ops.broadcast_to(seed[None], (ops.shape(context)[0], short, c.seed_channels))
+        h = self.readout(h, context)
+        if self.readout_up is not None:
+            h = self.readout_up(h)
+        for i, blocks in enumerate(self.blocks):
+            if i < len(self.upsamplers):
+                h = keras.activations.gelu(self.upsample_norms[i](self.upsamplers[i](h, context)))
             for block in blocks:
                 h = block(h, context, training=training)
         h = self.output_projection(self.output_norm(h))
@@ -183,23 +327,24 @@ class TextAutoencoder(keras.Model):
         log_probs = ops.log_softmax(ops.cast(self.bow_head(z), "float32"), axis=-1)
         return -ops.mean(ops.sum(frequencies * log_probs, axis=-1))
 
-    def set_bag_of_tokens_idf(self, token_ids):
-        """Sets `bow_token_weights` to the inverse document frequencies of `token_ids` (N, max_length): the weights
-        that `bow_idf=True` asks for. `train()` calls it with the training split."""
+    def set_bag_of_tokens_idf(self, sequences):
+        """Sets `bow_token_weights` to the inverse document frequencies of `sequences` (token-id sequences, ragged
+        or a padded 2-D array): the weights that `bow_idf=True` asks for. `train()` calls it with the training
+        split."""
         if self.bow_token_weights is None:
             raise ValueError("This model has no bag-of-tokens head: set `bow_weight` > 0 in its config.")
-        ids = np.sort(np.asarray(token_ids), axis=1)
-        first = np.ones(ids.shape, bool)  # each id once per text: the first of its run in the sorted row
-        first[:, 1:] = ids[:, 1:] != ids[:, :-1]
-        document_frequency = np.bincount(ids[first], minlength=self.config.vocab_size)
+        document_frequency = np.zeros(self.config.vocab_size, "int64")
+        for seq in sequences:
+            document_frequency[np.unique(np.asarray(seq))] += 1
         self.bow_token_weights.assign(
-            (np.log((1 + len(token_ids)) / (1 + document_frequency)) + 1).astype("float32"))
+            (np.log((1 + len(sequences)) / (1 + document_frequency)) + 1).astype("float32"))
 
     def call(self, token_ids, training=False):
         z = self.encode_ids(token_ids, training=training)
         if training and self.bow_head is not None:
             self.add_loss(self.config.bow_weight * self.bag_of_tokens_loss(token_ids, z))
-        return self.decode_latent(z, training=training)
+        length = token_ids.shape[1]  # None inside a tf.function traced for every length (reduce_retracing)
+        return self.decode_latent(z, length=ops.shape(token_ids)[1] if length is None else length, training=training)
 
     # ---- the text API -----------------------------------------------------------------------------------------------
     def _require_tokenizer(self):
@@ -207,31 +352,50 @@ class TextAutoencoder(keras.Model):
             raise ValueError("This model has no tokenizer: the text API (encode, reconstruct, decode) needs one.")
         return self.tokenizer
 
-    def texts_to_ids(self, texts):
-        """Tokenizes to `(N, max_length)` ids (eos-terminated, padded), warning when texts are truncated."""
+    def _pieces(self, texts):
         if isinstance(texts, str):
             raise ValueError("Pass a list of texts, not a single string. Received: a str")
-        texts = list(texts)
-        ids, truncated = self._require_tokenizer().encode_padded(texts, self.config.max_length, add_eos=True)
-        if truncated:
-            warnings.warn(f"{truncated} of {len(texts)} texts were longer than max_length={self.config.max_length} "
-                          "tokens and were truncated.", stacklevel=3)
-        return ids
+        return self._require_tokenizer().encode(list(texts))
 
-    def _batched(self, fn, array, batch_size, width):
-        if len(array) == 0:
-            return np.zeros((0, *width), "float32")
-        outputs = [keras.ops.convert_to_numpy(fn(array[i:i + batch_size]))
-                   for i in range(0, len(array), batch_size)]
-        return np.concatenate(outputs).astype("float32")
+    def texts_to_ids(self, texts):
+        """Tokenizes to `(N, max_length)` ids (eos-terminated, padded), warning when texts are truncated."""
+        pieces = self._pieces(texts)
+        self._warn_long(pieces, "truncated")
+        return pad_batch([p[:self.config.max_length - 1] + [EOS_ID] for p in pieces], self.config.max_length)
+
+    def _warn_long(self, pieces, action):
+        long = sum(len(p) + 1 > self.config.max_length for p in pieces)
+        if long:
+            warnings.warn(f"{long} of {len(pieces)} texts were longer than max_length={self.config.max_length} "
+                          f"tokens (eos included) and were {action}.", stacklevel=3)
+
+    def _map_by_length(self, fn, sequences, batch_size):
+        """Runs `fn(ids (n, L)) -> array (n, ...)` over `sequences` (eos-terminated, each at most `max_length`) in
+        batches of texts of similar length, each padded to its bucket length `L`; returns the per-text results in
+        input order."""
+        lengths = [len(s) for s in sequences]
+        results = [None] * len(sequences)
+        for indices, length in group_by_length(lengths, batch_size, self.length_multiple, self.config.max_length):
+            out = keras.ops.convert_to_numpy(fn(pad_batch([sequences[i] for i in indices], length)))
+            for i, row in zip(indices, out):
+                results[i] = row
+        return results
 
     def encode(self, texts, batch_size=256):
-        """Sentence embeddings: `list[str]` → float32 `(N, latent_dim)`. Deterministic; any N, including 0."""
-        ids = self.texts_to_ids(texts)
-        return self._batched(lambda b: self.encode_ids(b), ids, batch_size, (self.config.latent_dim,))
+        """Sentence embeddings: `list[str]` → float32 `(N, latent_dim)`. Deterministic; any N, including 0.
+
+        Texts are grouped by length, so the cost follows their length. A text longer than `max_length` pieces (eos
+        included) is encoded from its first `max_length - 1` pieces, with one warning per call giving the count."""
+        pieces = self._pieces(texts)
+        self._warn_long(pieces, "encoded from their first max_length - 1 pieces")
+        sequences = [p[:self.config.max_length - 1] + [EOS_ID] for p in pieces]
+        if not sequences:
+            return np.zeros((0, self.config.latent_dim), "float32")
+        return np.stack(self._map_by_length(self.encode_ids, sequences, batch_size)).astype("float32")
 
     def decode(self, z, batch_size=256):
-        """`(N, latent_dim)` vectors → `list[str]`, the greedy (argmax) reconstruction of each."""
+        """`(N, latent_dim)` vectors → `list[str]`, the greedy (argmax) reconstruction of each, decoded at
+        `max_length` and cut at the first eos."""
         z = np.asarray(z, dtype="float32")
         if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
             raise ValueError(f"`z` must have shape (N, {self.config.latent_dim}). Received: z.shape={z.shape}")
@@ -242,18 +406,32 @@ class TextAutoencoder(keras.Model):
                for i in range(0, len(z), batch_size)]
         return tokenizer.decode(np.concatenate(ids))
 
-    def reconstruct_ids(self, ids, batch_size=256):
-        """`(N, max_length)` ids → the argmax reconstruction ids `(N, max_length)`."""
-        if len(ids) == 0:
-            return np.zeros((0, self.config.max_length), "int32")
-        out = [np.argmax(keras.ops.convert_to_numpy(self(ids[i:i + batch_size])), axis=-1)
-               for i in range(0, len(ids), batch_size)]
-        return np.concatenate(out).astype("int32")
+    def reconstruct_pieces(self, pieces, batch_size=256):
+        """Token-id sequences (no eos) → their greedy reconstructions (no eos), each as long as the model made it.
+
+        A sequence of at most `max_length - 1` pieces is encoded and decoded at its bucket length. A longer one is
+        cut into consecutive windows of `max_length - 1` pieces; each window is reconstructed on its own, as a text
+        of its own, and the windows' outputs are joined in order, so the whole text comes back."""
+        window = self.config.max_length - 1
+        sequences, owner = [], []
+        for i, p in enumerate(pieces):
+            for start in range(0, max(len(p), 1), window):
+                sequences.append(list(p[start:start + window]) + [EOS_ID])
+                owner.append(i)
+        if not sequences:
+            return []
+        predicted = self._map_by_length(lambda ids: ops.argmax(self(ids), axis=-1), sequences, batch_size)
+        out = [[] for _ in pieces]
+        for i, row in zip(owner, predicted):
+            row = row.tolist()
+            out[i].extend(row[:row.index(EOS_ID)] if EOS_ID in row else row)
+        return out
 
     def reconstruct(self, texts, batch_size=256):
-        """Encodes then decodes: `list[str]` → `list[str]`."""
-        ids = self.texts_to_ids(texts)
-        return self._require_tokenizer().decode(self.reconstruct_ids(ids, batch_size)) if len(ids) else []
+        """Encodes then decodes: `list[str]` → `list[str]`, texts of any length (longer ones window by window,
+        see `reconstruct_pieces`)."""
+        pieces = self._pieces(texts)
+        return self.tokenizer.decode(self.reconstruct_pieces(pieces, batch_size)) if pieces else []
 
     def interpolate(self, first, second, steps=5):
         """Decodes `steps` points on the straight line from `encode(first)` to `encode(second)`, ends included."""
@@ -278,4 +456,3 @@ class TextAutoencoder(keras.Model):
         if config.get("tokenizer") is not None:
             config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
         return cls(**config)
-

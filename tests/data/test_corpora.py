@@ -1,4 +1,5 @@
 import gzip
+import re
 
 import pytest
 import tensorflow_datasets as tfds
@@ -83,3 +84,38 @@ def test_tfds_unknown_name():
 def test_tfds_not_downloaded_offline(tmp_path):
     with pytest.raises(ValueError, match=r"'imdb_reviews' is not downloaded and prepared .*offline"):
         load_texts("tfds:imdb_reviews", data_dir=str(tmp_path))
+
+
+def test_english_source_splits():
+    splits = {s: load_texts("english", s) for s in ("train", "validation", "test")}
+    total = sum(len(t) for t in splits.values())
+    assert total > 100_000
+    assert 0.87 < len(splits["train"]) / total < 0.93
+    assert 0.035 < len(splits["validation"]) / total < 0.065 and 0.035 < len(splits["test"]) / total < 0.065
+    sets = {s: set(t) for s, t in splits.items()}
+    assert not (sets["train"] & sets["validation"] or sets["train"] & sets["test"] or sets["validation"] & sets["test"])
+    assert all(20 <= len(text) <= 400 and text == " ".join(text.split()) for t in splits.values() for text in t)
+    assert splits["test"].source == "english" and splits["test"].split == "test"
+
+
+def test_joined_sources_concatenate_in_order(tmp_path):
+    joined = load_texts("wordnet+english", "validation")
+    wordnet_part, english_part = load_texts("wordnet", "validation"), load_texts("english", "validation")
+    assert joined == wordnet_part + english_part
+    assert joined.stats["texts"] == len(wordnet_part) + len(english_part) and joined.source == "wordnet+english"
+    path = _write(tmp_path / "c.txt", ("\n".join(f"line {i}" for i in range(200)) + "\n\n").encode())
+    mixed = load_texts(f"{path}+wordnet", "test", kinds=("example",))
+    assert mixed == load_texts(path, "test") + load_texts("wordnet", "test", kinds=("example",))
+    assert mixed.stats["empty_lines"] == 1
+
+
+def test_plus_in_an_existing_file_name_is_one_file(tmp_path):
+    path = _write(tmp_path / "c++.txt", ("\n".join(f"text {i}" for i in range(100)) + "\n").encode())
+    assert sum(len(load_texts(path, s)) for s in ("train", "validation", "test")) == 100
+
+
+@pytest.mark.parametrize("source", ["wordnet+", "+english", "wordnet++english", "wordnet+ "])
+def test_joined_sources_with_an_empty_part(source):
+    with pytest.raises(ValueError, match=r"must name a corpus on each side of every '\+'.*Received: source=" +
+                       re.escape(repr(source))):
+        load_texts(source)

@@ -8,6 +8,7 @@ import pytest
 import hypertext
 from hypertext.layers import HyperConv1D
 from hypertext.models import TextAutoencoder
+from hypertext.models.text_autoencoder import Film
 from hypertext.training import compile_model
 from tests.conftest import backend
 
@@ -30,7 +31,7 @@ def _one_fit_step(model, config, tokenizer, texts):
 
 @pytest.mark.parametrize("hyper,block_channels", [(True, 0), (False, 0), (True, 8), (False, 8)])
 def test_forward_and_train_step(hyper, block_channels, tiny_config, tiny_tokenizer, corpus):
-    model = _model(tiny_config, tiny_tokenizer, hyper=hyper, hyper_transpose=hyper, block_channels=block_channels)
+    model = _model(tiny_config, tiny_tokenizer, hyper=hyper, block_channels=block_channels)
     logits = model(model.texts_to_ids(corpus[:4]))
     assert tuple(logits.shape) == (4, 16, tiny_tokenizer.vocab_size)
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
@@ -40,10 +41,102 @@ def test_forward_and_train_step(hyper, block_channels, tiny_config, tiny_tokeniz
     assert any(isinstance(layer, HyperConv1D) for layer in model._flatten_layers()) == hyper
 
 
-def test_ablation_twin_has_the_same_shapes(tiny_config, tiny_tokenizer):
+def test_ablation_twin_has_the_same_shapes(tiny_config, tiny_tokenizer, corpus):
     hyper, plain = _model(tiny_config, tiny_tokenizer), _model(tiny_config, tiny_tokenizer, hyper=False)
     assert hyper.encode(["a cat"]).shape == plain.encode(["a cat"]).shape
-    assert plain.count_params() < hyper.count_params()
+    ids = hyper.texts_to_ids(corpus[:3])
+    assert tuple(hyper(ids).shape) == tuple(plain(ids).shape)
+    assert not any(isinstance(layer, HyperConv1D) for layer in plain._flatten_layers())
+
+
+@pytest.mark.parametrize("hyper", [True, False])
+def test_z_reaches_the_decoder_only_through_its_conditioned_convs(hyper, tiny_config, tiny_tokenizer, rng):
+    """The decoder starts from a learned seed: given one shared context (so one set of generated kernels, or one
+    FiLM in the twin), every sample decodes to the same logits, whatever its z."""
+    model = _model(tiny_config, tiny_tokenizer, hyper=hyper)
+    for layer in model._flatten_layers():
+        if isinstance(layer, Film):  # FiLM starts as the identity; give it something to say
+            kernel = layer.to_scale_shift.kernel
+            kernel.assign(rng.normal(scale=0.3, size=kernel.shape).astype("float32"))
+    z = rng.normal(size=(4, tiny_config.latent_dim)).astype("float32")
+    own = keras.ops.convert_to_numpy(model.decode_latent(z, length=8))
+    assert np.abs(own[0] - own[1]).max() > 1e-3
+    shared = keras.ops.broadcast_to(keras.ops.mean(model.context_norm(z), axis=0, keepdims=True), (4, 16))
+    logits = keras.ops.convert_to_numpy(model.decode_latent(z, length=8, context=shared))
+    np.testing.assert_allclose(logits, np.broadcast_to(logits[:1], logits.shape), rtol=1e-5, atol=1e-5)
+    z_other = rng.normal(size=(4, tiny_config.latent_dim)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.decode_latent(z_other, length=8, context=shared)),
+                               logits, rtol=1e-5, atol=1e-5)
+
+
+def test_one_set_of_weights_serves_every_length(tiny_config, tiny_tokenizer, corpus):
+    model = _model(tiny_config, tiny_tokenizer)
+    text = [t for t in corpus if len(tiny_tokenizer.encode([t])[0]) == 3][0]
+    sequence = tiny_tokenizer.encode([text], add_eos=True)
+    zs = []
+    for length in (4, 8, 12, 16):
+        ids = np.zeros((2, length), "int32")
+        ids[0, :4] = sequence[0]
+        ids[1] = np.arange(length) % 100 + 4
+        assert tuple(model(ids).shape) == (2, length, tiny_tokenizer.vocab_size)
+        zs.append(keras.ops.convert_to_numpy(model.encode_ids(ids))[0])
+    # The pool is over real positions only: z does not depend on how far a batch pads the text.
+    for z in zs[1:]:
+        np.testing.assert_allclose(z, zs[0], rtol=1e-4, atol=1e-5)
+    for bad in (6, 20):
+        with pytest.raises(ValueError, match=rf"multiple of 4 \(2\*\*num_stages\) and at most max_length=16. "
+                                             rf"Received: length={bad}"):
+            model(np.ones((1, bad), "int32"))
+
+
+def test_max_length_512_builds_and_trains_a_step(tiny_config, tiny_tokenizer, rng):
+    config = tiny_config.replace(max_length=512)
+    model = _model(config, tiny_tokenizer)
+    compile_model(model, config, total_steps=4)
+    ids = rng.integers(4, tiny_tokenizer.vocab_size, size=(2, 512)).astype("int32")
+    ids[:, -1] = 3
+    history = model.fit(ids, ids, batch_size=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert tuple(model(ids[:, :96]).shape) == (2, 96, tiny_tokenizer.vocab_size)
+
+
+class _Copy(TextAutoencoder):
+    """A perfect autoencoder: its logits are the one-hot input. Records the lengths it was called with."""
+
+    def call(self, token_ids, training=False):
+        self.seen.append(tuple(token_ids.shape))
+        return keras.ops.one_hot(token_ids, self.config.vocab_size) * 10.0
+
+
+def test_reconstruct_returns_long_texts_whole_window_by_window(tiny_config, tiny_tokenizer, corpus):
+    model = _Copy(tiny_config, tiny_tokenizer)
+    model.seen = []
+    model.build()
+    model.seen.clear()
+    long_text = " ".join(corpus[:5])
+    pieces = tiny_tokenizer.encode([long_text])[0]
+    assert len(pieces) > 5 * tiny_config.max_length
+    short = [t for t in corpus if len(tiny_tokenizer.encode([t])[0]) < 6][:3]
+    expected = tiny_tokenizer.decode(tiny_tokenizer.encode([long_text] + short))
+    assert model.reconstruct([long_text] + short) == expected
+    assert max(length for _, length in model.seen) == tiny_config.max_length
+    windows = -(-len(pieces) // (tiny_config.max_length - 1))
+    assert sum(n for n, _ in model.seen) == windows + len(short)  # one row per window, one per short text
+    assert min(length for _, length in model.seen) <= 8  # the short texts ran at a short bucket length
+
+
+def test_encode_groups_by_length_and_warns_once_per_call(tiny_config, tiny_tokenizer, corpus):
+    model = _model(tiny_config, tiny_tokenizer)
+    texts = corpus[:40] + ["a much longer text " * 20] * 3
+    with pytest.warns(UserWarning) as caught:
+        z = model.encode(texts, batch_size=8)
+    long = sum(len(p) + 1 > 16 for p in tiny_tokenizer.encode(texts))
+    messages = [str(w.message) for w in caught if "longer than max_length" in str(w.message)]
+    assert messages == [f"{long} of {len(texts)} texts were longer than max_length=16 tokens (eos included) and were "
+                        "encoded from their first max_length - 1 pieces."]
+    # Grouping by length does not change any vector: each text alone gives the same one.
+    for i in (0, 7, 41):
+        np.testing.assert_allclose(z[i], model.encode([texts[i]])[0], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.skipif(backend() == "jax", reason="300 tiny fit() epochs take minutes on JAX's CPU; forward and train "
@@ -93,7 +186,7 @@ def test_text_api(tiny_config, tiny_tokenizer, corpus):
     assert model.reconstruct([]) == [] and model.decode(np.zeros((0, tiny_config.latent_dim))) == []
     assert len(model.decode(z[:3])) == 3 and all(isinstance(t, str) for t in model.decode(z[:3]))
     assert len(model.interpolate("a small cat", "a large dog", steps=4)) == 4
-    with pytest.warns(UserWarning, match=r"1 of 2 texts were longer than max_length=16 tokens and were truncated"):
+    with pytest.warns(UserWarning, match=r"1 of 2 texts were longer than max_length=16 tokens \(eos included\)"):
         model.encode(["short", "a much longer text " * 20])
 
 
@@ -214,10 +307,9 @@ def test_bag_of_tokens_loss_is_added_in_training_only(tiny_config, tiny_tokenize
 def test_pooled_latent_adds_the_mean_token_embedding(tiny_config, tiny_tokenizer, corpus):
     model = _model(tiny_config, tiny_tokenizer, pooled_latent=True)
     ids = model.texts_to_ids(corpus[:5])
-    h = model.embedding(ids)
-    for conv, norm in zip(model.encoder_convs, model.encoder_norms):
-        h = norm(conv(h))
-    positional = keras.ops.convert_to_numpy(model.to_latent(keras.ops.reshape(h, (5, -1)))).astype("float64")
+    pooled_to_latent, model.pooled_to_latent = model.pooled_to_latent, None
+    positional = keras.ops.convert_to_numpy(model.encode_ids(ids)).astype("float64")
+    model.pooled_to_latent = pooled_to_latent
     table = keras.ops.convert_to_numpy(model.embedding.embeddings).astype("float64")
     kernel, bias = (keras.ops.convert_to_numpy(w).astype("float64") for w in model.pooled_to_latent.weights)
     pooled = np.stack([table[[t for t in row if t > 3]].mean(0) for row in ids])
