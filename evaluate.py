@@ -1,83 +1,11 @@
-"""Evaluate a trained hypertext autoencoder: reconstruction metrics, and optionally the lexname probe.
+"""`python evaluate.py ...` is `hypertext-evaluate ...`: a thin wrapper around `hypertext.cli.evaluate` (see --help)."""
 
-    python evaluate.py --checkpoint runs/default/model.keras         # validation split of its training corpus
-    python evaluate.py --checkpoint PATH --corpus my.txt --limit 2000 --json out.json
-    python evaluate.py --checkpoint PATH --split test --probe --examples 5
-    python evaluate.py --checkpoint data/pretrained/hypertext-wordnet.keras --split test --probe --by-length --noise
-
-The last line of stdout is one JSON object: num_examples, token_accuracy, exact_match, bleu, chrf, seconds (and the
-probe's accuracies with --probe, `by_length` with --by-length, `noise_retrieval` with --noise).
-"""
-
-import argparse
-import json
+import functools
 import sys
-import warnings
 
+from hypertext.cli import evaluate as _cli
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="a model.keras written by train.py")
-    p.add_argument("--corpus", help="defaults to the corpus the model was trained on")
-    p.add_argument("--text-key", help="the text feature of a TFDS dataset")
-    p.add_argument("--split", default="validation", choices=["train", "validation", "test"])
-    p.add_argument("--limit", type=int, default=0, help="evaluate the first N texts (0 = all)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--examples", type=int, default=0, help="print N original -> reconstruction pairs first")
-    p.add_argument("--probe", action="store_true",
-                   help="WordNet lexname linear probe on encode() vectors, next to a TF-IDF baseline")
-    p.add_argument("--by-length", action="store_true",
-                   help="BLEU and exact match per length bucket (<=8, 9-16, 17-32, >32 pieces)")
-    p.add_argument("--noise", action="store_true",
-                   help="recall@1 of retrieving each text among 1,000 from a copy with 10%% of its tokens dropped")
-    p.add_argument("--context-ablation", action="store_true",
-                   help="token accuracy when the hyper layers get the batch's mean context instead of each sample's")
-    p.add_argument("--json", help="also write the JSON object to this file")
-    p.add_argument("--tf-logs", action="store_true",
-                   help="keep TensorFlow's own log lines (C++ info, warnings and errors; deprecation notices). Without "
-                        "it they are hidden: an unset TF_CPP_MIN_LOG_LEVEL becomes 3")
-    return p.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    import hypertext
-    from hypertext import evaluation
-    from hypertext.data import load_texts
-
-    try:
-        model = hypertext.load(args.checkpoint)
-        corpus = args.corpus or model.metadata.get("corpus", "wordnet")
-        text_key = args.text_key or model.metadata.get("text_key", "text")
-        texts = load_texts(corpus, args.split, text_key=text_key)[: args.limit or None]
-    except (ValueError, FileNotFoundError) as e:
-        print(f"evaluate.py: error: {e}", file=sys.stderr)
-        return 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a few over-long texts are truncated, as the metrics' references are
-        metrics, references, hypotheses = evaluation.reconstruction_metrics(model, texts, args.batch_size,
-                                                                           return_outputs=True)
-    for ref, hyp in list(zip(references, hypotheses))[: args.examples]:
-        print(f"  {ref}\n-> {hyp}\n")
-    metrics.update({"corpus": corpus, "split": args.split})
-    if args.by_length:
-        metrics["by_length"] = evaluation.metrics_by_length(model, texts, batch_size=args.batch_size)
-    if args.noise:
-        metrics["noise_retrieval"] = evaluation.noise_retrieval(model, texts, batch_size=args.batch_size)
-    if args.context_ablation:
-        metrics["context_ablation"] = evaluation.context_ablation(model, texts, batch_size=args.batch_size)
-    if args.probe:
-        metrics.update(evaluation.lexname_probe(model))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(metrics, f, indent=2)
-    print(json.dumps(metrics))
-    return 0
-
+main = functools.partial(_cli.main, prog="evaluate.py")  # the tool in-process: main(argv) -> exit code
 
 if __name__ == "__main__":
-    if not parse_args().tf_logs:  # before anything imports TensorFlow
-        from cli_logging import quiet_tensorflow
-
-        quiet_tensorflow()
-    sys.exit(main())
+    sys.exit(_cli.run(prog="evaluate.py"))

@@ -1,99 +1,11 @@
-"""Train a hypernetwork text autoencoder.
+"""`python train.py ...` is `hypertext-train ...`: a thin wrapper around `hypertext.cli.train` (see --help)."""
 
-    python train.py                                    # small config, shipped WordNet corpus -> runs/default/
-    python train.py --corpus my.txt --output runs/mine --config base --epochs 20
-    python train.py --corpus tfds:imdb_reviews --text-key text --output runs/imdb
-    python train.py --output runs/mine --resume        # continue an interrupted run
-    python train.py --set hyper=false --output runs/plain   # the plain-Conv1D ablation twin
-
-Writes to --output: model.keras (best validation loss, tokenizer inside), backup/ (for --resume), history.csv,
-logs/ (TensorBoard), curves.png, config.json, tokenizer.model. Then evaluates the best model on the validation split.
-"""
-
-import argparse
-import json
-import os
+import functools
 import sys
-import time
 
+from hypertext.cli import train as _cli
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", help="'wordnet' (the default), a .txt/.txt.gz file, or tfds:NAME")
-    p.add_argument("--text-key", help="the text feature of a TFDS dataset (default: text)")
-    p.add_argument("--output", default="runs/default", help="folder for the model, logs and curves")
-    p.add_argument("--config", help="small (the default: CPU, minutes), base (GPU) or tiny (tests); with --resume, "
-                                    "the run's own settings are the default")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--steps-per-epoch", type=int, help="0 = a full pass over the training split")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--max-length", type=int)
-    p.add_argument("--vocab-size", type=int)
-    p.add_argument("--learning-rate", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override any field of hypertext/configs.py, e.g. --set latent_dim=512 (repeatable)")
-    p.add_argument("--mixed-precision", action="store_true", help="float16 (TF) / bfloat16 (JAX, torch) compute")
-    p.add_argument("--jit", action="store_true", help="compile the train step with XLA (jit_compile=True)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --output from its last backup, with its settings (flags override them)")
-    p.add_argument("--encoding-errors", default="strict", choices=["strict", "replace", "skip"],
-                   help="what to do with lines of a local corpus that are not UTF-8")
-    p.add_argument("--eval-limit", type=int, default=5000, help="validation texts to evaluate at the end (0 = all)")
-    p.add_argument("--verbose", type=int, default=1, help="Keras progress: 0 silent, 1 bar, 2 a line per epoch")
-    p.add_argument("--tf-logs", action="store_true",
-                   help="keep TensorFlow's own log lines (C++ info, warnings and errors; deprecation notices). Without "
-                        "it they are hidden: an unset TF_CPP_MIN_LOG_LEVEL becomes 3")
-    return p.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    from hypertext import configs, evaluation, saving, training
-
-    try:
-        if args.resume and not args.config:
-            config, corpus, text_key = training.saved_run(args.output)
-        else:
-            config, corpus, text_key = configs.get_config(args.config or "small"), "wordnet", "text"
-        corpus, text_key = args.corpus or corpus, args.text_key or text_key
-        flags = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
-                 "max_length": args.max_length, "vocab_size": args.vocab_size, "learning_rate": args.learning_rate,
-                 "seed": args.seed}
-        config = configs.apply_overrides(config.replace(**{k: v for k, v in flags.items() if v is not None}),
-                                         args.set)
-        start = time.time()
-        best = training.train(corpus, args.output, config, text_key=text_key, resume=args.resume,
-                              jit_compile=args.jit, mixed_precision=args.mixed_precision,
-                              encoding_errors=args.encoding_errors, verbose=args.verbose)
-        train_seconds = time.time() - start
-        model = saving.load(best)
-        from hypertext.data import load_texts
-
-        texts = load_texts(corpus, "validation", text_key=text_key, errors=args.encoding_errors)
-        metrics = evaluation.reconstruction_metrics(model, texts[: args.eval_limit or None])
-    except (ValueError, FileNotFoundError) as e:
-        print(f"train.py: error: {e}", file=sys.stderr)
-        return 2
-    except training.TrainingError as e:
-        print(f"train.py: training stopped: {e}", file=sys.stderr)
-        return 3
-    metrics["train_seconds"] = round(train_seconds, 1)
-    print(f"validation metrics of {best}:")
-    print(json.dumps(metrics))
-    with open(os.path.join(args.output, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
-    return 0
-
+main = functools.partial(_cli.main, prog="train.py")  # the tool in-process: main(argv) -> exit code
 
 if __name__ == "__main__":
-    # On TensorFlow, turn oneDNN on unless the user chose: this TF build leaves it off on CPUs without AVX-512, such as
-    # the 2-core AVX2 machine the project measures on, where it makes this model's train step about 19% faster
-    # (benchmarks/train_step.py, wordnet config, batch 32: 76.6 -> 61.9 ms). TF reads the variable when it is first
-    # imported, so it is set here, before `main` imports anything. TF_ENABLE_ONEDNN_OPTS=0 opts out.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-    if not parse_args().tf_logs:  # also before anything imports TensorFlow
-        from cli_logging import quiet_tensorflow
-
-        quiet_tensorflow()
-    sys.exit(main())
+    sys.exit(_cli.run(prog="train.py"))

@@ -71,7 +71,7 @@ CONFIGS = {
                    warmup_steps=1000),
     # The shipped checkpoint (data/pretrained/): the small architecture trained longer on WordNet glosses and
     # general English (see the model card).
-    "wordnet": Config(num_stages=1, embed_dim=64, channels=128, latent_dim=512, pooled_latent=True,
+    "wordnet": Config(vocab_size=4000, num_stages=1, embed_dim=64, channels=128, latent_dim=768, pooled_latent=True,
                       blocks_per_stage=2, block_channels=64, bow_weight=1.0, bow_idf=True,
                       batch_size=64, epochs=8, steps_per_epoch=3000, learning_rate=3e-3, warmup_steps=300),
     # For tests and smoke runs: seconds, not minutes.

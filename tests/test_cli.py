@@ -1,6 +1,7 @@
 """train.py and evaluate.py as a user runs them: subprocesses on a tiny corpus and the tiny config."""
 
 import csv
+import io
 import json
 import os
 import re
@@ -8,9 +9,10 @@ import subprocess
 import sys
 import zipfile
 
+import h5py
 import pytest
 
-from cli_logging import keep_line
+from hypertext.cli.tf_logging import keep_line
 from hypertext.data import load_texts
 from tests.conftest import backend
 
@@ -56,6 +58,12 @@ def test_train_writes_every_artifact(trained):
     assert backend_line.endswith(f" on CPU ({os.cpu_count()} cores), oneDNN {expected}"), backend_line
     with open(os.path.join(out, "history.csv")) as f:
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
+    # The optimizer state is in the backup, for --resume, and not in model.keras.
+    with zipfile.ZipFile(os.path.join(out, "model.keras")) as archive:
+        with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
+            assert "optimizer" not in weights and "embedding" in weights
+    with h5py.File(os.path.join(out, "backup", "epoch-00002", "state.weights.h5"), "r") as weights:
+        assert "optimizer" in weights
 
 
 def test_evaluate_json_and_examples(trained, corpus, tmp_path):

@@ -18,13 +18,10 @@ PAD_ID = 0  # SentencePieceTokenizer.pad_id
 
 
 def encode_texts(texts, tokenizer, max_length):
-    """Tokenizes once, up front: `(ids int32 (N, max_length), num_truncated)`.
-
-    Each text becomes its pieces followed by eos, padded with 0 or truncated to `max_length`.
-    """
-    _check_max_length(max_length)
-    ids, truncated = tokenizer.encode_padded(list(texts), max_length, add_eos=True)
-    return ids, truncated
+    """Tokenizes once, up front: `(ids int32 (N, max_length), num_truncated)`, padded with 0. Each text is as in
+    `encode_ragged`: its pieces and eos, or, when longer, its first `max_length - 1` pieces and eos."""
+    sequences, truncated = encode_ragged(texts, tokenizer, max_length)
+    return pad_batch(sequences, max_length), truncated
 
 
 def _flatten(sequences, max_length):

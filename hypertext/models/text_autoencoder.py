@@ -369,6 +369,19 @@ class TextAutoencoder(keras.Model):
             warnings.warn(f"{long} of {len(pieces)} texts were longer than max_length={self.config.max_length} "
                           f"tokens (eos included) and were {action}.", stacklevel=3)
 
+    def _compiled(self, name, fn):
+        """`fn` compiled once per model for inference: on TensorFlow a `tf.function` (it reads the variables at every
+        call, and relaxes to an unknown batch and length after a few shapes); on JAX and PyTorch `fn` itself, run
+        eagerly, since a jitted closure would freeze the weights it read."""
+        cache = self.__dict__.setdefault("_inference_functions", {})  # not a tracked Keras attribute
+        if name not in cache:
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                fn = tf.function(fn, reduce_retracing=True)
+            cache[name] = fn
+        return cache[name]
+
     def _map_by_length(self, fn, sequences, batch_size):
         """Runs `fn(ids (n, L)) -> array (n, ...)` over `sequences` (eos-terminated, each at most `max_length`) in
         batches of texts of similar length, each padded to its bucket length `L`; returns the per-text results in
@@ -391,7 +404,8 @@ class TextAutoencoder(keras.Model):
         sequences = [p[:self.config.max_length - 1] + [EOS_ID] for p in pieces]
         if not sequences:
             return np.zeros((0, self.config.latent_dim), "float32")
-        return np.stack(self._map_by_length(self.encode_ids, sequences, batch_size)).astype("float32")
+        encode = self._compiled("encode", self.encode_ids)
+        return np.stack(self._map_by_length(encode, sequences, batch_size)).astype("float32")
 
     def decode(self, z, batch_size=256):
         """`(N, latent_dim)` vectors → `list[str]`, the greedy (argmax) reconstruction of each, decoded at
@@ -402,8 +416,8 @@ class TextAutoencoder(keras.Model):
         tokenizer = self._require_tokenizer()
         if len(z) == 0:
             return []
-        ids = [np.argmax(keras.ops.convert_to_numpy(self.decode_latent(z[i:i + batch_size])), axis=-1)
-               for i in range(0, len(z), batch_size)]
+        decode = self._compiled("decode", lambda z: ops.argmax(self.decode_latent(z), axis=-1))
+        ids = [keras.ops.convert_to_numpy(decode(z[i:i + batch_size])) for i in range(0, len(z), batch_size)]
         return tokenizer.decode(np.concatenate(ids))
 
     def reconstruct_pieces(self, pieces, batch_size=256):
@@ -420,7 +434,8 @@ class TextAutoencoder(keras.Model):
                 owner.append(i)
         if not sequences:
             return []
-        predicted = self._map_by_length(lambda ids: ops.argmax(self(ids), axis=-1), sequences, batch_size)
+        predicted = self._map_by_length(self._compiled("reconstruct", lambda ids: ops.argmax(self(ids), axis=-1)),
+                                        sequences, batch_size)
         out = [[] for _ in pieces]
         for i, row in zip(owner, predicted):
             row = row.tolist()

@@ -44,7 +44,7 @@ class SentencePieceTokenizer(keras.layers.Layer):
     # ----------------------------------------------------------------------------------------------------------------
     @classmethod
     def from_texts(cls, texts, vocab_size=8000, model_type="unigram", character_coverage=0.9995,
-              max_training_sentences=200_000, seed_sentencepiece_size=200_000, **kwargs):
+              max_training_sentences=200_000, seed_sentencepiece_size=200_000, seed=0, **kwargs):
         """Trains a tokenizer on an iterable of strings. (Not named `train`: on the torch backend every Keras layer is
         a `torch.nn.Module`, whose `train(mode)` Keras calls.)
 
@@ -55,6 +55,8 @@ class SentencePieceTokenizer(keras.layers.Layer):
             character_coverage: fraction of characters covered by pieces; the rest fall back to bytes.
             max_training_sentences: at most this many sentences (a random sample) train the model, which keeps large
                 corpora fast.
+            seed: seeds SentencePiece's sampling of those sentences, so the same texts and seed give the same
+                tokenizer.
         """
         if model_type not in MODEL_TYPES:
             raise ValueError(f"`model_type` must be one of {MODEL_TYPES}. Received: model_type={model_type!r}")
@@ -67,6 +69,7 @@ class SentencePieceTokenizer(keras.layers.Layer):
         if not sentences:
             raise ValueError("Cannot train a tokenizer on an empty corpus: every text was empty.")
         model = io.BytesIO()
+        spm.set_random_generator_seed(int(seed))
         try:
             spm.SentencePieceTrainer.train(
                 sentence_iterator=iter(sentences),
@@ -84,7 +87,9 @@ class SentencePieceTokenizer(keras.layers.Layer):
                 byte_fallback=True,
                 hard_vocab_limit=False,
                 minloglevel=2,
-                num_threads=os.cpu_count() or 1,
+                # One thread: with several, the result can change with the machine's load (seen here: two runs
+                # on the same texts gave different vocabularies), and runs must be reproducible.
+                num_threads=1,
             )
         except RuntimeError as e:  # SentencePiece's own checks, e.g. a vocabulary too small for the characters seen
             raise ValueError(f"SentencePiece could not train with vocab_size={vocab_size}: "

@@ -56,6 +56,11 @@ def test_truncation_is_counted(tokenizer):
     assert truncated == 1 and ids.shape == (2, 6) and ids[1].all()
 
 
+def _window(pieces, max_length):
+    """What the pipeline keeps of a text: its pieces and eos, or its first max_length - 1 pieces and eos."""
+    return pieces[:max_length - 1] + [3]
+
+
 def test_encode_ragged_matches_the_tokenizer(tokenizer, texts):
     sequences, truncated = encode_ragged(texts, tokenizer, 24)
     pieces = tokenizer.encode(texts)
@@ -63,7 +68,7 @@ def test_encode_ragged_matches_the_tokenizer(tokenizer, texts):
     assert len(sequences) == len(texts)
     for seq, p in zip(sequences, pieces):
         assert seq.dtype == np.int32 and seq.ndim == 1
-        assert seq.tolist() == (p + [3])[:24]
+        assert seq.tolist() == _window(p, 24)
     padded, _ = encode_texts(texts, tokenizer, 24)
     np.testing.assert_array_equal(pad_batch(sequences, 24), padded)
     assert encode_ragged([], tokenizer, 24) == ([], 0)
@@ -93,7 +98,7 @@ def test_bucket_lengths():
 def test_each_batch_is_padded_to_the_bucket_of_its_longest_text(tokenizer, texts):
     max_length, batch_size = 32, 16
     buckets = (8, 12, 16, 24, 32)
-    expected = [tuple((p + [3])[:max_length]) for p in tokenizer.encode(texts)]
+    expected = [tuple(_window(p, max_length)) for p in tokenizer.encode(texts)]
     with pytest.warns(UserWarning, match="truncated"):
         dataset = make_dataset(texts, tokenizer, max_length, batch_size, length_multiple=4)
     batches = list(dataset.as_numpy_iterator())

@@ -8,6 +8,8 @@ import pytest
 import hypertext
 from hypertext.layers import HyperConv1D
 from hypertext.models import TextAutoencoder
+from hypertext.lengths import pad_batch
+from hypertext.models import text_autoencoder
 from hypertext.models.text_autoencoder import Film
 from hypertext.training import compile_model
 from tests.conftest import backend
@@ -100,19 +102,22 @@ def test_max_length_512_builds_and_trains_a_step(tiny_config, tiny_tokenizer, rn
     assert tuple(model(ids[:, :96]).shape) == (2, 96, tiny_tokenizer.vocab_size)
 
 
-class _Copy(TextAutoencoder):
-    """A perfect autoencoder: its logits are the one-hot input. Records the lengths it was called with."""
+class CopyModel(TextAutoencoder):
+    """A perfect autoencoder: its logits are the one-hot input."""
 
     def call(self, token_ids, training=False):
-        self.seen.append(tuple(token_ids.shape))
         return keras.ops.one_hot(token_ids, self.config.vocab_size) * 10.0
 
 
-def test_reconstruct_returns_long_texts_whole_window_by_window(tiny_config, tiny_tokenizer, corpus):
-    model = _Copy(tiny_config, tiny_tokenizer)
+def test_reconstruct_returns_long_texts_whole_window_by_window(tiny_config, tiny_tokenizer, corpus, monkeypatch):
+    model = CopyModel(tiny_config, tiny_tokenizer)
     model.seen = []
-    model.build()
-    model.seen.clear()
+
+    def recording_pad_batch(sequences, length):  # the batches the model is run on
+        model.seen.append((len(sequences), length))
+        return pad_batch(sequences, length)
+
+    monkeypatch.setattr(text_autoencoder, "pad_batch", recording_pad_batch)
     long_text = " ".join(corpus[:5])
     pieces = tiny_tokenizer.encode([long_text])[0]
     assert len(pieces) > 5 * tiny_config.max_length

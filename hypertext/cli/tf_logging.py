@@ -1,8 +1,8 @@
-"""A quiet console for train.py and evaluate.py: TensorFlow's own log lines are hidden unless the user asks for them.
+"""A quiet console for the command-line tools: TensorFlow's own log lines are hidden unless the user asks for them
+(`--tf-logs`).
 
-This module sits next to the scripts rather than inside the `hypertext` package because importing anything under
-`hypertext/` imports Keras, and with it TensorFlow, and these settings only work before TensorFlow is imported.
-It imports nothing heavy itself.
+These settings only work before TensorFlow is imported, so this module imports nothing heavy, and neither do
+`hypertext` (its names load lazily) nor `hypertext.cli`.
 """
 
 import contextlib
@@ -53,6 +53,14 @@ def quiet_tensorflow():
         pass
     else:
         absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+def run_tool(parse_args, main, argv=None, prog=None):
+    """What every console script does: hides TensorFlow's log lines unless `--tf-logs` is given, before anything
+    imports TensorFlow, then returns `main(argv, prog)`, the exit code."""
+    if not parse_args(argv, prog).tf_logs:
+        quiet_tensorflow()
+    return main(argv, prog)
 
 
 def keep_line(line, level):

@@ -1,0 +1,8 @@
+"""The command-line tools, installed as console scripts (`setup.cfg`): `hypertext-train`, `hypertext-evaluate`
+and `hypertext-encode`. The repository's `train.py` and `evaluate.py` are thin wrappers around the first two.
+
+Each tool module has `main(argv)` (the tool in-process; returns the exit code) and `run()` (the console script:
+sets TensorFlow's console up, then calls `main`). Nothing here imports TensorFlow at import time: `run` must hide
+TensorFlow's log lines before TensorFlow loads (`hypertext.cli.tf_logging`), and `hypertext` imports its
+submodules lazily for the same reason.
+"""

@@ -1,0 +1,125 @@
+"""The Keras callbacks of a run: the best checkpoint, the crash-safe backup that `--resume` restores, and the stop
+on a non-finite loss.
+
+What each keeps: `model.keras` (best checkpoint) is the model alone, weights, config and tokenizer, without the
+optimizer state; the backup folder holds the weights *and* the optimizer state (step counter and moments), which
+only a resume needs.
+"""
+
+import glob
+import json
+import math
+import os
+import shutil
+
+import keras
+
+from hypertext.saving import lean_copy
+from hypertext.training.errors import TrainingError
+from hypertext.training.run_dir import TMP_PREFIX, save_model_atomically, write_history_csv
+
+
+class AtomicBestCheckpoint(keras.callbacks.Callback):
+    """Saves the model to `path` whenever `monitor` improves on `best` (pass the best value of the epochs before a
+    resume), through a temporary file and a rename, so an interrupted save never leaves a half-written file.
+
+    The file holds a lean copy of the model (`hypertext.saving.lean_copy`): no optimizer state, which is a third of
+    a compiled model's file with Adam and which only `--resume` needs (it reads it from the backup)."""
+
+    def __init__(self, path, monitor="val_loss", best=math.inf):
+        super().__init__()
+        self.path = path
+        self.monitor = monitor
+        self.best = best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not value < self.best:
+            return
+        self.best = float(value)
+        save_model_atomically(lean_copy(self.model), self.path)
+
+
+class RunBackup(keras.callbacks.Callback):
+    """Crash-safe training state, for `--resume`.
+
+    After every epoch it writes the model and optimizer weights and the history of every epoch so far to
+    `directory/epoch-NNNNN/`, first under a temporary name, then renamed into place; older backups are deleted only
+    after that. A kill at any moment therefore leaves one complete backup, and `restore_backup` finds the newest. It
+    then rewrites `history_csv` from the same rows, so the CSV never has a duplicated or missing epoch, even when the
+    process dies between the two writes (a resume rewrites it from the backup).
+
+    Args:
+        directory: the backup folder.
+        history_csv: the CSV file that mirrors the history.
+        history: the rows of the epochs before a resume (from `restore_backup`).
+    """
+
+    def __init__(self, directory, history_csv, history=()):
+        super().__init__()
+        self.directory = directory
+        self.history_csv = history_csv
+        self.history = list(history)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.history.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        os.makedirs(self.directory, exist_ok=True)
+        tmp = os.path.join(self.directory, f"{TMP_PREFIX}epoch-{epoch + 1:05d}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        self.model.save_weights(os.path.join(tmp, "state.weights.h5"))
+        with open(os.path.join(tmp, "state.json"), "w") as f:
+            json.dump({"epoch": epoch + 1, "history": self.history}, f)
+        for name in os.listdir(tmp):
+            with open(os.path.join(tmp, name), "rb+") as f:
+                os.fsync(f.fileno())
+        final = os.path.join(self.directory, f"epoch-{epoch + 1:05d}")
+        shutil.rmtree(final, ignore_errors=True)  # a re-run epoch after a resume
+        os.replace(tmp, final)
+        for old in _complete_backups(self.directory)[:-1]:
+            shutil.rmtree(old)
+        write_history_csv(self.history_csv, self.history)
+
+
+def _complete_backups(directory):
+    return sorted(glob.glob(os.path.join(directory, "epoch-[0-9][0-9][0-9][0-9][0-9]")))
+
+
+def restore_backup(model, directory):
+    """Loads the newest complete backup into the compiled `model`, weights and optimizer state (step counter and
+    moments) alike. Returns `(epochs_done, history_rows)`; `(0, [])` when there is no backup."""
+    backups = _complete_backups(directory)
+    if not backups:
+        return 0, []
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(os.path.join(backups[-1], "state.weights.h5"))
+    with open(os.path.join(backups[-1], "state.json")) as f:
+        state = json.load(f)
+    return state["epoch"], state["history"]
+
+
+class StopOnNonFiniteLoss(keras.callbacks.TerminateOnNaN):
+    """Keras' `TerminateOnNaN`, but it stops at once with a `TrainingError` naming the epoch and step, before the
+    epoch ends, so no callback saves the diverged weights: `model.keras` and the backup stay those of the last good
+    epoch."""
+
+    def __init__(self, checkpoint_path):
+        super().__init__()
+        self.checkpoint_path = checkpoint_path
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        self.model.stop_training = True
+        kept = (f"The last good checkpoint, {self.checkpoint_path!r}, is kept."
+                if os.path.isfile(self.checkpoint_path) else "No epoch finished, so there is no checkpoint.")
+        raise TrainingError(
+            f"The training loss became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}. "
+            f"{kept} Try a lower --learning-rate (or more warm-up steps)."
+        )

@@ -1,0 +1,155 @@
+"""The training loop: `train()` runs a whole run step by step (data, tokenizer, model, compile, fit, checkpoints),
+with `compile_model` and its learning-rate schedule, and `get_tokenizer`.
+
+(Named `loop.py`, not `train.py`: the package re-exports the function `train`, which would hide a module of the
+same name, so `hypertext.training.train` is always the function.)
+"""
+
+import math
+import os
+import time
+
+import keras
+
+from hypertext import __version__, configs
+from hypertext.backend_utils import device_description
+from hypertext.data import load_texts, make_dataset
+from hypertext.data.input_pipeline import encode_ragged
+from hypertext.models import TextAutoencoder
+from hypertext.saving import VERSION_KEY
+from hypertext.tokenizers import SentencePieceTokenizer
+from hypertext.training.callbacks import AtomicBestCheckpoint, RunBackup, StopOnNonFiniteLoss, restore_backup
+from hypertext.training.distribution import distribution_strategy_scope
+from hypertext.training.errors import TrainingError
+from hypertext.training.plots import plot_curves
+from hypertext.training.run_dir import (BACKUP_DIR, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, TOKENIZER_FILE,
+                                        prepare_output_dir, remove_stale_temporary_files, write_history_csv,
+                                        write_json_atomically)
+
+
+def learning_rate_schedule(config, total_steps):
+    """Linear warm-up to `learning_rate`, then cosine decay to 10% of it."""
+    warmup = max(1, min(config.warmup_steps, total_steps // 2))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate * 0.01, decay_steps=max(1, total_steps - warmup), alpha=0.1,
+        warmup_target=config.learning_rate, warmup_steps=warmup)
+
+
+def compile_model(model, config, total_steps, jit_compile=False):
+    schedule = learning_rate_schedule(config, total_steps)
+    if config.weight_decay:
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(schedule)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def get_tokenizer(output, train_texts, config, log=print):
+    """Loads `output/tokenizer.model` when it exists (a resumed run), else trains one and saves it there."""
+    path = os.path.join(output, TOKENIZER_FILE)
+    if os.path.isfile(path):
+        log(f"tokenizer: loaded {path}")
+        return SentencePieceTokenizer(proto=path)
+    start = time.time()
+    tokenizer = SentencePieceTokenizer.from_texts(train_texts, vocab_size=config.vocab_size,
+                                             max_training_sentences=config.tokenizer_sentences, seed=config.seed)
+    with open(path + ".tmp", "wb") as f:
+        f.write(tokenizer.proto)
+    os.replace(path + ".tmp", path)
+    log(f"tokenizer: trained {tokenizer.vocab_size} pieces in {time.time() - start:.1f}s -> {path}")
+    return tokenizer
+
+
+def _tokenize(name, texts, tokenizer, config, log):
+    ids, truncated = encode_ragged(texts, tokenizer, config.max_length)
+    if truncated:
+        log(f"{name}: {truncated:,} of {len(texts):,} texts are longer than max_length={config.max_length} pieces "
+            "and were truncated")
+    return ids
+
+
+def train(corpus="wordnet", output="runs/default", config=None, text_key="text", resume=False, jit_compile=False,
+          mixed_precision=False, encoding_errors="strict", verbose=1, log=print):
+    """Trains (or resumes) a TextAutoencoder and writes everything to `output`. Returns the best model's path.
+
+    Raises:
+        ValueError (OutputDirError included): bad settings, corpus or output folder; raised before training starts.
+        TrainingError: a non-finite loss, or a checkpoint that could not be written. What was saved is kept.
+    """
+    config = configs.validate(config or configs.get_config("small"))
+    prepare_output_dir(output, resume)
+    remove_stale_temporary_files(output)
+    keras.utils.set_random_seed(config.seed)
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy(
+            "mixed_bfloat16" if keras.backend.backend() != "tensorflow" else "mixed_float16")
+
+    log(f"backend: {device_description()}")
+    train_texts = load_texts(corpus, "train", text_key=text_key, errors=encoding_errors)
+    val_texts = load_texts(corpus, "validation", text_key=text_key, errors=encoding_errors)
+    for name, texts in (("train", train_texts), ("validation", val_texts)):
+        log(f"corpus {corpus!r} {name}: {len(texts):,} texts"
+            + "".join(f", {v:,} {k.replace('_', ' ')}" for k, v in texts.stats.items() if k != "texts" and v))
+    if not train_texts:
+        raise ValueError(f"Corpus {corpus!r} has no training texts: it is empty, or every line is blank.")
+    if not val_texts:
+        raise ValueError(f"Corpus {corpus!r} has no validation texts; it needs at least ~20 non-empty lines.")
+
+    tokenizer = get_tokenizer(output, train_texts, config, log)
+    train_ids = _tokenize("train", train_texts, tokenizer, config, log)
+    # Batches are bucketed by length (one padded length per bucket, a multiple of 2**num_stages), so a batch of
+    # short texts costs a fraction of a batch of long ones.
+    multiple = 2 ** config.num_stages
+    train_ds = make_dataset(train_ids, tokenizer, config.max_length, config.batch_size, shuffle=True,
+                            seed=config.seed, repeat=bool(config.steps_per_epoch), length_multiple=multiple)
+    val_ds = make_dataset(_tokenize("validation", val_texts, tokenizer, config, log), tokenizer, config.max_length,
+                          config.batch_size, shuffle=False, length_multiple=multiple)
+    # A full pass has one batch per `batch_size` texts of each length bucket (the last one of a bucket may be short).
+    steps_per_epoch = config.steps_per_epoch or int(train_ds.cardinality())
+
+    with distribution_strategy_scope():
+        model = TextAutoencoder(config, tokenizer,
+                                metadata={"corpus": corpus, "text_key": text_key, VERSION_KEY: __version__})
+        model.build()
+        compile_model(model, config, steps_per_epoch * config.epochs, jit_compile)
+        if config.bow_weight > 0 and config.bow_idf:
+            model.set_bag_of_tokens_idf(train_ids)  # a resumed run restores the same values from its backup
+    kind = "hyper" if config.hyper else "plain Conv1D ablation"
+    if model.bow_head is not None:
+        kind += f"; {model.bow_head.count_params():,} of them in the training-only bag-of-tokens head"
+    log(f"model: {model.count_params():,} parameters ({kind})")
+
+    best = os.path.join(output, MODEL_FILE)
+    backup_dir = os.path.join(output, BACKUP_DIR)
+    epochs_done, history = restore_backup(model, backup_dir) if resume else (0, [])
+    if resume:
+        log(f"resume: restored the backup after epoch {epochs_done} (optimizer step "
+            f"{int(model.optimizer.iterations):,}); continuing with epoch {epochs_done + 1} of {config.epochs}")
+    write_json_atomically(os.path.join(output, CONFIG_FILE), {
+        "corpus": corpus, "text_key": text_key, "backend": keras.backend.backend(), "jit_compile": jit_compile,
+        "mixed_precision": mixed_precision, **config.to_dict()})
+    history_csv = os.path.join(output, HISTORY_FILE)
+    write_history_csv(history_csv, history)  # drops rows of epochs that the backup does not hold
+    callbacks = [
+        StopOnNonFiniteLoss(best),
+        AtomicBestCheckpoint(best, best=min((row["val_loss"] for row in history
+                                             if math.isfinite(row.get("val_loss", math.nan))), default=math.inf)),
+        # Kept after a finished run too, so `--resume --epochs N` can extend it.
+        RunBackup(backup_dir, history_csv, history),
+        keras.callbacks.TensorBoard(os.path.join(output, "logs"), write_graph=False, profile_batch=0),
+    ]
+    if epochs_done < config.epochs:
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=epochs_done,
+                  shuffle=False,  # the tf.data pipeline shuffles, seeded; Keras would only warn
+                  steps_per_epoch=steps_per_epoch if config.steps_per_epoch else None,
+                  callbacks=callbacks, verbose=verbose)
+    if not os.path.isfile(best):
+        raise TrainingError("Training produced no checkpoint: the validation loss was never finite.")
+    plot_curves(history_csv, os.path.join(output, "curves.png"))
+    return best
