@@ -80,6 +80,10 @@ def test_evaluate_json_and_examples(trained, corpus, tmp_path):
     for key in ("bleu", "chrf"):
         assert 0.0 <= metrics[key] <= 100.0
     assert result.stdout.count("\n-> ") == 2
+    # --split all: every line of a held-out file, whatever split its hash gives it.
+    result = run("evaluate.py", "--checkpoint", os.path.join(out, "model.keras"), "--split", "all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["num_examples"] == 600
 
 
 def test_resume_continues_from_the_saved_epoch(trained):

@@ -5,6 +5,7 @@ reconstruction metrics, and optionally the lexname probe.
     hypertext-evaluate --checkpoint PATH --corpus my.txt --limit 2000 --json out.json
     hypertext-evaluate --checkpoint PATH --split test --probe --examples 5
     hypertext-evaluate --checkpoint wordnet --split test --probe --by-length --noise   # the shipped preset
+    hypertext-evaluate --checkpoint wordnet --corpus data/dev/stdlib-docstrings.txt --split all   # a held-out file
 
 The last line of stdout is one JSON object: num_examples, token_accuracy, exact_match, bleu, chrf, seconds (and the
 probe's accuracies with --probe, `by_length` with --by-length, `noise_retrieval` with --noise).
@@ -25,14 +26,15 @@ def parse_args(argv=None, prog=PROG):
     p.add_argument("--checkpoint", required=True, help="a model.keras written by train.py, or a preset name")
     p.add_argument("--corpus", help="defaults to the corpus the model was trained on")
     p.add_argument("--text-key", help="the text feature of a TFDS dataset")
-    p.add_argument("--split", default="validation", choices=["train", "validation", "test"])
+    p.add_argument("--split", default="validation", choices=["train", "validation", "test", "all"],
+                   help="'all': every text of the corpus, e.g. a held-out file of one text per line")
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N texts (0 = all)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--examples", type=int, default=0, help="print N original -> reconstruction pairs first")
     p.add_argument("--probe", action="store_true",
                    help="WordNet lexname linear probe on encode() vectors, next to a TF-IDF baseline")
     p.add_argument("--by-length", action="store_true",
-                   help="BLEU and exact match per length bucket (<=8, 9-16, 17-32, >32 pieces)")
+                   help="BLEU and exact match per length bucket (<=8, 9-16, 17-32, 33-64, 65-128, >128 pieces)")
     p.add_argument("--noise", action="store_true",
                    help="recall@1 of retrieving each text among 1,000 from a copy with 10%% of its tokens dropped")
     p.add_argument("--context-ablation", action="store_true",
@@ -55,12 +57,13 @@ def main(argv=None, prog=PROG):
         model = hypertext.load(args.checkpoint)
         corpus = args.corpus or model.metadata.get("corpus", "wordnet")
         text_key = args.text_key or model.metadata.get("text_key", "text")
-        texts = load_texts(corpus, args.split, text_key=text_key)[: args.limit or None]
+        splits = ("train", "validation", "test") if args.split == "all" else (args.split,)
+        texts = [t for split in splits for t in load_texts(corpus, split, text_key=text_key)][: args.limit or None]
     except (ValueError, FileNotFoundError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a few over-long texts are truncated, as the metrics' references are
+        warnings.simplefilter("ignore")
         metrics, references, hypotheses = evaluation.reconstruction_metrics(model, texts, args.batch_size,
                                                                            return_outputs=True)
     for ref, hyp in list(zip(references, hypotheses))[: args.examples]:
