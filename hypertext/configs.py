@@ -13,6 +13,8 @@ class Config:
     vocab_size: int = 2000  # SentencePiece vocabulary, specials and the 256 byte-fallback pieces included
     max_length: int = 128  # longest text in pieces, eos included; a multiple of 2**num_stages. Batches are bucketed
     # by length below it; reconstruct() runs longer texts window by window, encode() reads their first window
+    reconstruct_window: int = 24  # reconstruct() cuts texts longer than this many pieces into near-equal windows of
+    # at most this many (capped at max_length - 1): the models reconstruct short texts best (model card)
     tokenizer_sentences: int = 100_000  # at most this many training texts train the tokenizer
 
     # ---- encoder ----
@@ -123,7 +125,7 @@ def validate(config):
             raise ValueError(f"`{name}` must be one of 'basis', 'low_rank', 'dense'. Received: {name}="
                              f"{getattr(config, name)!r}")
     for name in ("vocab_size", "max_length", "embed_dim", "channels", "latent_dim", "batch_size", "epochs",
-                 "seed_channels", "readout_rank"):
+                 "seed_channels", "readout_rank", "reconstruct_window"):
         if getattr(config, name) < 1:
             raise ValueError(f"`{name}` must be >= 1. Received: {name}={getattr(config, name)}")
     for name in ("bow_weight", "dropout", "weight_decay", "encoder_blocks", "readout_channels", "num_stages",

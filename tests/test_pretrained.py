@@ -28,11 +28,16 @@ def test_the_readme_example_runs_and_reconstructs_test_split_texts_exactly():
     texts, restored = namespace["texts"], namespace["restored"]
     assert len(texts) >= 5 and all(t in test_texts for t in texts)  # held out: the model never trained on them
     assert restored == texts
+    model, long_text = namespace["model"], namespace["long_text"]
+    assert len(model.tokenizer.encode([long_text])[0]) > model.config.max_length
+    assert namespace["whole"] == long_text
     z = namespace["z"]
     assert z.shape == (len(texts), namespace["model"].config.latent_dim) and np.isfinite(z).all()
 
 
 def test_checkpoint_size_and_contents():
     assert os.path.getsize(CHECKPOINT) <= 30 * 2**20
-    config = hypertext.saving.inspect_checkpoint(CHECKPOINT)
-    assert config["config"]["config"]["hyper"] is True
+    config = hypertext.saving.inspect_checkpoint(CHECKPOINT)["config"]["config"]
+    assert config["hyper"] is True and config["max_length"] >= 128
+    assert config["bow_weight"] == 0  # exported without the training-only head
+    assert os.path.samefile(hypertext.pretrained.preset_path("wordnet"), CHECKPOINT)

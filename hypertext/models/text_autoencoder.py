@@ -420,17 +420,26 @@ class TextAutoencoder(keras.Model):
         ids = [keras.ops.convert_to_numpy(decode(z[i:i + batch_size])) for i in range(0, len(z), batch_size)]
         return tokenizer.decode(np.concatenate(ids))
 
-    def reconstruct_pieces(self, pieces, batch_size=256):
+    def reconstruct_pieces(self, pieces, batch_size=256, window=None):
         """Token-id sequences (no eos) → their greedy reconstructions (no eos), each as long as the model made it.
 
-        A sequence of at most `max_length - 1` pieces is encoded and decoded at its bucket length. A longer one is
-        cut into consecutive windows of `max_length - 1` pieces; each window is reconstructed on its own, as a text
-        of its own, and the windows' outputs are joined in order, so the whole text comes back."""
-        window = self.config.max_length - 1
+        A sequence of at most `window` pieces (default: the config's `reconstruct_window`, capped at
+        `max_length - 1`) is encoded and decoded at its bucket
+        length. A longer one of n pieces is cut into `k = ceil(n / window)` consecutive windows of nearly equal size
+        (their lengths differ by at most one); each window is reconstructed on its own, as a text of its own ending
+        in eos, and the windows' outputs are joined in order, so the whole text comes back. A smaller `window`
+        trades more windows for shorter ones, which these models reconstruct more accurately."""
+        if window is None:
+            window = min(self.config.reconstruct_window, self.config.max_length - 1)
+        if not isinstance(window, int) or not 1 <= window <= self.config.max_length - 1:
+            raise ValueError(f"`window` must be an integer in [1, max_length - 1 = {self.config.max_length - 1}]. "
+                             f"Received: window={window!r}")
         sequences, owner = [], []
         for i, p in enumerate(pieces):
-            for start in range(0, max(len(p), 1), window):
-                sequences.append(list(p[start:start + window]) + [EOS_ID])
+            count = max(1, -(-len(p) // window))
+            bounds = [round(j * len(p) / count) for j in range(count + 1)]
+            for start, end in zip(bounds, bounds[1:]):
+                sequences.append(list(p[start:end]) + [EOS_ID])
                 owner.append(i)
         if not sequences:
             return []
