@@ -394,8 +394,11 @@ class TextAutoencoder(keras.Model):
                 results[i] = row
         return results
 
-    def encode(self, texts, batch_size=256):
+    def encode(self, texts, batch_size=256, normalize=False):
         """Sentence embeddings: `list[str]` → float32 `(N, latent_dim)`. Deterministic; any N, including 0.
+
+        Compare vectors by cosine similarity (what `evaluate.py --noise` uses); `normalize=True` returns them scaled
+        to unit L2 norm, so that a dot product is the cosine. `decode` wants the raw, unnormalised vectors.
 
         Texts are grouped by length, so the cost follows their length. A text longer than `max_length` pieces (eos
         included) is encoded from its first `max_length - 1` pieces, with one warning per call giving the count."""
@@ -405,7 +408,10 @@ class TextAutoencoder(keras.Model):
         if not sequences:
             return np.zeros((0, self.config.latent_dim), "float32")
         encode = self._compiled("encode", self.encode_ids)
-        return np.stack(self._map_by_length(encode, sequences, batch_size)).astype("float32")
+        z = np.stack(self._map_by_length(encode, sequences, batch_size)).astype("float32")
+        if normalize:
+            z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+        return z
 
     def decode(self, z, batch_size=256):
         """`(N, latent_dim)` vectors → `list[str]`, the greedy (argmax) reconstruction of each, decoded at

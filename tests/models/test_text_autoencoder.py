@@ -188,6 +188,9 @@ def test_text_api(tiny_config, tiny_tokenizer, corpus):
     np.testing.assert_array_equal(z, model.encode(corpus[:600]))  # deterministic
     np.testing.assert_allclose(z[:5], model.encode(corpus[:5]), atol=1e-5)  # independent of batching
     assert model.encode([]).shape == (0, tiny_config.latent_dim)
+    unit = model.encode(corpus[:5], normalize=True)
+    z64 = z[:5].astype("float64")
+    np.testing.assert_allclose(unit, z64 / np.linalg.norm(z64, axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
     assert model.reconstruct([]) == [] and model.decode(np.zeros((0, tiny_config.latent_dim))) == []
     assert len(model.decode(z[:3])) == 3 and all(isinstance(t, str) for t in model.decode(z[:3]))
     assert len(model.interpolate("a small cat", "a large dog", steps=4)) == 4
