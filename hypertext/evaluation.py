@@ -13,20 +13,20 @@ from hypertext.lengths import group_by_length, pad_batch
 from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
 
 
-def reconstruction_metrics(model, texts, batch_size=256, return_outputs=False):
+def reconstruction_metrics(model, texts, batch_size=256, return_outputs=False, pieces=None):
     """Reconstructs `texts` whole (texts longer than `max_length` window by window, see
     `TextAutoencoder.reconstruct_pieces`) and scores the result against the full original texts.
 
     Keys: `num_examples`; `token_accuracy`, the fraction of the reference pieces (eos included) that the
     reconstruction has at the same position; `exact_match`, the fraction of texts whose reconstruction equals the
     original text exactly; `bleu` and `chrf`, sacrebleu corpus scores (0-100) against the original texts; `seconds`.
-    Nothing is truncated: the references are the texts as given.
+    Nothing is truncated: the references are the texts as given. `pieces`, optional: the texts already tokenized.
     """
     import sacrebleu
 
     start = time.perf_counter()
     references = [str(t) for t in texts]
-    pieces = model.tokenizer.encode(references)
+    pieces = model.tokenizer.encode(references) if pieces is None else pieces
     predicted = model.reconstruct_pieces(pieces, batch_size)
     hits = total = 0
     for ref, hyp in zip(pieces, predicted):
@@ -56,8 +56,7 @@ def context_ablation(model, texts, batch_size=256):
     `max_length` pieces; batches group texts of one length bucket."""
     if not model.config.hyper:
         raise ValueError("context_ablation needs a model with hyper layers (hyper=True).")
-    max_pieces = model.config.max_length - 1
-    sequences = [p[:max_pieces] + [EOS_ID] for p in model.tokenizer.encode(list(texts))]
+    sequences = model.first_windows(model.tokenizer.encode(list(texts)))
     hits = {"token_accuracy": 0, "token_accuracy_mean_context": 0}
     total = 0
     for indices, length in group_by_length([len(s) for s in sequences], batch_size, model.length_multiple,
@@ -85,8 +84,9 @@ def metrics_by_length(model, texts, buckets=LENGTH_BUCKETS, batch_size=256):
     import sacrebleu
 
     texts = list(texts)
-    lengths = np.array([len(p) for p in model.tokenizer.encode(texts)])
-    _, references, hypotheses = reconstruction_metrics(model, texts, batch_size, return_outputs=True)
+    pieces = model.tokenizer.encode(texts)
+    lengths = np.array([len(p) for p in pieces])
+    _, references, hypotheses = reconstruction_metrics(model, texts, batch_size, return_outputs=True, pieces=pieces)
     table = {}
     for low, high in buckets:
         chosen = np.flatnonzero((lengths >= low) & (lengths <= (high or np.inf)))

@@ -2,8 +2,8 @@
 
 from hypertext.data import wordnet
 from hypertext.data.corpora import Texts, load_texts, read_text_file
-from hypertext.data.input_pipeline import (bucket_lengths, encode_ragged, encode_texts, group_by_length, make_dataset,
-                                           pad_batch)
+from hypertext.data.input_pipeline import encode_ragged, encode_texts, make_dataset
+from hypertext.lengths import bucket_lengths, group_by_length, pad_batch
 from hypertext.data.wordnet_glosses import WordnetGlosses
 
 __all__ = ["Texts", "WordnetGlosses", "bucket_lengths", "encode_ragged", "encode_texts", "group_by_length", "load_texts",

@@ -12,9 +12,9 @@ import warnings
 
 import numpy as np
 
-from hypertext.lengths import _check_max_length, _check_positive_int, bucket_lengths, group_by_length, pad_batch  # noqa: F401,E501
+from hypertext.lengths import _check_max_length, _check_positive_int, bucket_lengths, pad_batch
+from hypertext.tokenizers.sentencepiece_tokenizer import PAD_ID
 
-PAD_ID = 0  # SentencePieceTokenizer.pad_id
 
 
 def encode_texts(texts, tokenizer, max_length):
@@ -49,8 +49,8 @@ def encode_ragged(texts, tokenizer, max_length):
     """Tokenizes once, up front, without padding: `(sequences, num_truncated)`.
 
     `sequences` is a list of 1-D int32 arrays, one per text: its pieces followed by eos; a text longer than
-    `max_length` keeps its first `max_length - 1` pieces and the eos. `make_dataset` and `group_by_length` take them as they
-    are.
+    `max_length` keeps its first `max_length - 1` pieces and the eos. `make_dataset` and
+    `hypertext.lengths.group_by_length` take them as they are.
     """
     flat, lengths, truncated = _encode_flat(texts, tokenizer, max_length)
     return np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else [], truncated

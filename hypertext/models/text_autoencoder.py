@@ -333,9 +333,12 @@ class TextAutoencoder(keras.Model):
         split."""
         if self.bow_token_weights is None:
             raise ValueError("This model has no bag-of-tokens head: set `bow_weight` > 0 in its config.")
-        document_frequency = np.zeros(self.config.vocab_size, "int64")
-        for seq in sequences:
-            document_frequency[np.unique(np.asarray(seq))] += 1
+        lengths = [len(seq) for seq in sequences]
+        tokens = np.concatenate([np.asarray(seq, "int64").reshape(-1) for seq in sequences]) if lengths else []
+        rows = np.repeat(np.arange(len(lengths), dtype="int64"), lengths)
+        # Each (text, token) pair once: a token's document frequency counts texts, not occurrences.
+        pairs = np.unique(rows * self.config.vocab_size + tokens)
+        document_frequency = np.bincount(pairs % self.config.vocab_size, minlength=self.config.vocab_size)
         self.bow_token_weights.assign(
             (np.log((1 + len(sequences)) / (1 + document_frequency)) + 1).astype("float32"))
 
@@ -361,7 +364,11 @@ class TextAutoencoder(keras.Model):
         """Tokenizes to `(N, max_length)` ids (eos-terminated, padded), warning when texts are truncated."""
         pieces = self._pieces(texts)
         self._warn_long(pieces, "truncated")
-        return pad_batch([p[:self.config.max_length - 1] + [EOS_ID] for p in pieces], self.config.max_length)
+        return pad_batch(self.first_windows(pieces), self.config.max_length)
+
+    def first_windows(self, pieces):
+        """What the model reads of each token-id sequence (no eos): its first `max_length - 1` pieces, then eos."""
+        return [list(p[:self.config.max_length - 1]) + [EOS_ID] for p in pieces]
 
     def _warn_long(self, pieces, action):
         long = sum(len(p) + 1 > self.config.max_length for p in pieces)
@@ -404,7 +411,7 @@ class TextAutoencoder(keras.Model):
         included) is encoded from its first `max_length - 1` pieces, with one warning per call giving the count."""
         pieces = self._pieces(texts)
         self._warn_long(pieces, "encoded from their first max_length - 1 pieces")
-        sequences = [p[:self.config.max_length - 1] + [EOS_ID] for p in pieces]
+        sequences = self.first_windows(pieces)
         if not sequences:
             return np.zeros((0, self.config.latent_dim), "float32")
         encode = self._compiled("encode", self.encode_ids)
