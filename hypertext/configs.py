@@ -44,6 +44,16 @@ class Config:
     bow_weight: float = 0.0  # weight of the auxiliary bag-of-tokens loss (a linear head predicts z's tokens, any order)
     bow_idf: bool = False  # weight each token in that bag by its inverse document frequency in the training split
 
+    # ---- sentence-vector objectives (beside reconstruction; see TextAutoencoder.contrastive_loss) ----
+    contrastive_weight: float = 0.0  # weight of an InfoNCE loss that pulls z of a text towards z of a positive of
+    # it and away from the other texts of the batch; 0 turns it off. Positives: another text of the same meaning
+    # (a WordNet synset of the training split) where the corpus has one, else a noisy view of the text itself
+    contrastive_temperature: float = 0.05  # softmax temperature of that loss, over cosine similarities
+    positive_drop: float = 0.1  # SimCSE-style augmentation: each piece of a positive is deleted with this probability
+    synset_positives: bool = True  # pair each WordNet training text with another text of its synset when it has one
+    paired_repeats: int = 1  # with the contrastive loss, each epoch visits texts that have such a partner this many
+    # times (the others once), so that more of every batch learns from same-meaning pairs
+
     # ---- training ----
     batch_size: int = 64  # texts per step
     epochs: int = 4  # epochs of `steps_per_epoch` steps (or full passes over the training split)
@@ -59,6 +69,13 @@ class Config:
     def to_dict(self):
         return dataclasses.asdict(self)
 
+
+# The fields that decide the model's weights (their shapes and which exist). A checkpoint can warm-start a run
+# (`train(init_from=...)`) whose config differs from its own only in the other fields.
+ARCHITECTURE_FIELDS = ("vocab_size", "max_length", "embed_dim", "channels", "num_stages", "kernel_size",
+                       "encoder_blocks", "latent_dim", "bind_positions", "pool_heads", "pooled_latent", "hyper",
+                       "seed_channels", "readout_channels", "readout_mode", "readout_rank", "blocks_per_stage",
+                       "block_channels", "generator_mode", "num_bases", "rank", "tie_embeddings")
 
 CONFIGS = {
     # The default: `python train.py` on a 2-core CPU, evaluation included, in about 10 minutes. One stage, a 512-d
@@ -125,10 +142,15 @@ def validate(config):
             raise ValueError(f"`{name}` must be one of 'basis', 'low_rank', 'dense'. Received: {name}="
                              f"{getattr(config, name)!r}")
     for name in ("vocab_size", "max_length", "embed_dim", "channels", "latent_dim", "batch_size", "epochs",
-                 "seed_channels", "readout_rank", "reconstruct_window"):
+                 "seed_channels", "readout_rank", "reconstruct_window", "paired_repeats"):
         if getattr(config, name) < 1:
             raise ValueError(f"`{name}` must be >= 1. Received: {name}={getattr(config, name)}")
-    for name in ("bow_weight", "dropout", "weight_decay", "encoder_blocks", "readout_channels", "num_stages",
+    if not 0 <= config.positive_drop < 1:
+        raise ValueError(f"`positive_drop` must be in [0, 1). Received: positive_drop={config.positive_drop}")
+    if config.contrastive_temperature <= 0:
+        raise ValueError("`contrastive_temperature` must be > 0. Received: "
+                         f"contrastive_temperature={config.contrastive_temperature}")
+    for name in ("bow_weight", "contrastive_weight", "dropout", "weight_decay", "encoder_blocks", "readout_channels", "num_stages",
                  "pool_heads"):
         if getattr(config, name) < 0:
             raise ValueError(f"`{name}` must be >= 0. Received: {name}={getattr(config, name)}")

@@ -122,7 +122,7 @@ def lean_copy(model, training_heads=True):
     dropped = set()
     if not training_heads and model.bow_head is not None:
         config["config"] = {**config["config"], "bow_weight": 0.0}
-        dropped = {id(v) for v in model.bow_head.weights} | {id(model.bow_token_weights)}
+        dropped = {id(v) for v in model.training_head_variables()}
     config["metadata"] = {**model.metadata, VERSION_KEY: __version__}
     with _untouched_random_state():
         copy = TextAutoencoder(tokenizer=model.tokenizer, **config)

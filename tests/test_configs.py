@@ -18,6 +18,9 @@ def test_shipped_configs_are_valid(name):
     ({"encoder_blocks": -1}, "`encoder_blocks` must be >= 0. Received: encoder_blocks=-1"),
     ({"bow_weight": -0.1}, "`bow_weight` must be >= 0. Received: bow_weight=-0.1"),
     ({"dropout": -0.5}, "`dropout` must be >= 0. Received: dropout=-0.5"),
+    ({"contrastive_weight": -1.0}, "`contrastive_weight` must be >= 0. Received: contrastive_weight=-1.0"),
+    ({"contrastive_temperature": 0.0}, "`contrastive_temperature` must be > 0. Received: contrastive_temperature=0.0"),
+    ({"positive_drop": 1.0}, "`positive_drop` must be in [0, 1). Received: positive_drop=1.0"),
 ])
 def test_invalid_configs_get_one_clear_error(changes, message):
     with pytest.raises(ValueError) as info:

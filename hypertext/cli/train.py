@@ -5,6 +5,7 @@
     hypertext-train --corpus tfds:imdb_reviews --text-key text --output runs/imdb
     hypertext-train --output runs/mine --resume        # continue an interrupted run
     hypertext-train --set hyper=false --output runs/plain   # the plain-Conv1D ablation twin
+    hypertext-train --config wordnet --init-from wordnet --set contrastive_weight=1 --output runs/enc  # fine-tune
 
 Writes to --output: model.keras (best validation loss, tokenizer inside, no optimizer state), backup/ (for
 --resume, with the optimizer state), history.csv, logs/ (TensorBoard), curves.png, config.json, tokenizer.model.
@@ -42,6 +43,9 @@ def parse_args(argv=None, prog=PROG):
     p.add_argument("--jit", action="store_true", help="compile the train step with XLA (jit_compile=True)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --output from its last backup, with its settings (flags override them)")
+    p.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights and tokenizer (a path or preset name, e.g. wordnet): "
+                        "fine-tuning, e.g. with --set contrastive_weight=1; its architecture must match the config")
     p.add_argument("--encoding-errors", default="strict", choices=["strict", "replace", "skip"],
                    help="what to do with lines of a local corpus that are not UTF-8")
     p.add_argument("--eval-limit", type=int, default=5000, help="validation texts to evaluate at the end (0 = all)")
@@ -72,7 +76,8 @@ def main(argv=None, prog=PROG):
         start = time.time()
         best = training.train(corpus, args.output, config, text_key=text_key, resume=args.resume,
                               jit_compile=args.jit, mixed_precision=args.mixed_precision,
-                              encoding_errors=args.encoding_errors, verbose=args.verbose)
+                              encoding_errors=args.encoding_errors, verbose=args.verbose,
+                              init_from=args.init_from)
         train_seconds = time.time() - start
         model = saving.load(best)
         from hypertext.data import load_texts

@@ -342,10 +342,46 @@ class TextAutoencoder(keras.Model):
         self.bow_token_weights.assign(
             (np.log((1 + len(sequences)) / (1 + document_frequency)) + 1).astype("float32"))
 
-    def call(self, token_ids, training=False):
+    def training_head_variables(self):
+        """The variables that only training uses (the bag-of-tokens head and its token weights), in `weights` order;
+        `encode`, `decode` and `reconstruct` do not read them."""
+        if self.bow_head is None:
+            return []
+        return [*self.bow_head.weights, self.bow_token_weights]
+
+    def contrastive_loss(self, z, z_positive):
+        """The loss of `contrastive_weight`: symmetric InfoNCE with in-batch negatives. Row `i` of `z` and row `i` of
+        `z_positive` (a text and a positive of it: another text of the same meaning, or a noisy view of itself) are
+        the pair; every other row of the batch is a negative. With cosine similarities `s_ij / contrastive_temperature`
+        as logits, the loss is the mean of the cross-entropies of picking `i` from row `i` and from column `i`.
+        It is what makes cosine similarity between `encode()` vectors mean "says the same thing".
+        """
+        def unit(v):
+            v = ops.cast(v, "float32")
+            return v / ops.maximum(ops.sqrt(ops.sum(v * v, axis=-1, keepdims=True)), 1e-6)
+
+        logits = ops.matmul(unit(z), ops.transpose(unit(z_positive))) / self.config.contrastive_temperature
+        rows = ops.mean(ops.logsumexp(logits, axis=1) - ops.diagonal(logits))
+        columns = ops.mean(ops.logsumexp(logits, axis=0) - ops.diagonal(logits))
+        return (rows + columns) / 2
+
+    def call(self, inputs, training=False):
+        """`inputs`: int token ids `(batch, length)`, or a dict of them (`"token_ids"`) and of a positive of each
+        text (`"positive_ids"`, `(batch, any length)`) for the contrastive loss (added whenever positives come)."""
+        if isinstance(inputs, dict):
+            unknown = sorted(set(inputs) - {"token_ids", "positive_ids"})
+            if unknown or "token_ids" not in inputs:
+                raise ValueError("A dict input must have the key 'token_ids' and optionally 'positive_ids'. "
+                                 f"Received: keys={sorted(inputs)}")
+            token_ids, positive_ids = inputs["token_ids"], inputs.get("positive_ids")
+        else:
+            token_ids, positive_ids = inputs, None
         z = self.encode_ids(token_ids, training=training)
         if training and self.bow_head is not None:
             self.add_loss(self.config.bow_weight * self.bag_of_tokens_loss(token_ids, z))
+        if positive_ids is not None and self.config.contrastive_weight > 0:
+            z_positive = self.encode_ids(positive_ids, training=training)
+            self.add_loss(self.config.contrastive_weight * self.contrastive_loss(z, z_positive))
         length = token_ids.shape[1]  # None inside a tf.function traced for every length (reduce_retracing)
         return self.decode_latent(z, length=ops.shape(token_ids)[1] if length is None else length, training=training)
 

@@ -12,6 +12,7 @@ import time
 import keras
 
 from hypertext import __version__, configs
+from hypertext.configs import ARCHITECTURE_FIELDS
 from hypertext.backend_utils import device_description
 from hypertext.data import load_texts, make_dataset
 from hypertext.data.input_pipeline import encode_ragged
@@ -50,20 +51,57 @@ def compile_model(model, config, total_steps, jit_compile=False):
     return model
 
 
-def get_tokenizer(output, train_texts, config, log=print):
-    """Loads `output/tokenizer.model` when it exists (a resumed run), else trains one and saves it there."""
+def get_tokenizer(output, train_texts, config, log=print, init_model=None):
+    """Loads `output/tokenizer.model` when it exists (a resumed run), else takes `init_model`'s tokenizer (a warm
+    start) or trains one, and saves it there."""
     path = os.path.join(output, TOKENIZER_FILE)
     if os.path.isfile(path):
         log(f"tokenizer: loaded {path}")
         return SentencePieceTokenizer(proto=path)
     start = time.time()
-    tokenizer = SentencePieceTokenizer.from_texts(train_texts, vocab_size=config.vocab_size,
-                                             max_training_sentences=config.tokenizer_sentences, seed=config.seed)
+    if init_model is not None:
+        tokenizer = init_model.tokenizer
+    else:
+        tokenizer = SentencePieceTokenizer.from_texts(train_texts, vocab_size=config.vocab_size,
+                                                      max_training_sentences=config.tokenizer_sentences,
+                                                      seed=config.seed)
     with open(path + ".tmp", "wb") as f:
         f.write(tokenizer.proto)
     os.replace(path + ".tmp", path)
     log(f"tokenizer: trained {tokenizer.vocab_size} pieces in {time.time() - start:.1f}s -> {path}")
     return tokenizer
+
+
+def load_init_model(path, config):
+    """The checkpoint that `train(init_from=...)` starts from: a path or preset name, whose architecture must match
+    `config` (the training fields and the new objectives may differ)."""
+    import hypertext
+
+    source = hypertext.load(path)
+    for name in ARCHITECTURE_FIELDS:
+        if getattr(source.config, name) != getattr(config, name):
+            raise ValueError(f"`init_from` must be a checkpoint of the same architecture as the config. {path!r} has "
+                             f"{name}={getattr(source.config, name)!r}. Received: {name}={getattr(config, name)!r}")
+    return source
+
+
+def warm_start(model, source):
+    """Copies `source`'s weights into `model` (same architecture): every weight of the network, and the
+    training-only heads too when both have them (else `model` keeps its own, e.g. when the source is an export
+    without them). Returns how many variables were copied. Both models are built by the same code, so their
+    variables come in the same order; every shape is checked."""
+    def split(m):
+        heads = {id(v) for v in m.training_head_variables()}
+        return [v for v in m.weights if id(v) not in heads], m.training_head_variables()
+
+    (network, heads), (source_network, source_heads) = split(model), split(source)
+    pairs = list(zip(network, source_network)) + (list(zip(heads, source_heads)) if heads and source_heads else [])
+    if len(network) != len(source_network) or any(tuple(a.shape) != tuple(b.shape) for a, b in pairs):
+        raise ValueError("`init_from` must be a checkpoint of the same architecture: its weights do not match "
+                         "the model's.")
+    for variable, value in pairs:
+        variable.assign(value)
+    return len(pairs)
 
 
 def _tokenize(name, texts, tokenizer, config, log):
@@ -74,9 +112,34 @@ def _tokenize(name, texts, tokenizer, config, log):
     return ids
 
 
+def _pair_batches(corpus, train_texts, train_ids, val_texts, val_ds, tokenizer, config, log):
+    """The contrastive objective's batches (`hypertext.data.pairs.PairBatches`): each text with a positive. WordNet
+    texts are paired within their synset of the same split when `synset_positives`; the others with a noisy view."""
+    from hypertext.data.pairs import PairBatches, as_tf_dataset, wordnet_synset_groups
+
+    use_synsets = config.synset_positives and "wordnet" in corpus.split("+")
+    multiple = 2 ** config.num_stages
+    common = dict(batch_size=config.batch_size, max_length=config.max_length, length_multiple=multiple,
+                  positive_drop=config.positive_drop, seed=config.seed)
+    train_batches = PairBatches(train_ids, wordnet_synset_groups(train_texts, "train") if use_synsets else None,
+                                paired_repeats=config.paired_repeats, steps_per_epoch=config.steps_per_epoch or None,
+                                **common)
+    val_ids = _tokenize("validation", val_texts, tokenizer, config, lambda *_: None)
+    val_batches = PairBatches(val_ids, wordnet_synset_groups(val_texts, "validation") if use_synsets else None,
+                              shuffle=False, **common)
+    log(f"contrastive: {train_batches.num_paired:,} of {len(train_ids):,} training texts have a same-meaning partner "
+        "(the others are paired with a noisy view of themselves)")
+    if keras.backend.backend() == "tensorflow":
+        return as_tf_dataset(train_batches), as_tf_dataset(val_batches)
+    return train_batches, val_batches
+
+
 def train(corpus="wordnet", output="runs/default", config=None, text_key="text", resume=False, jit_compile=False,
-          mixed_precision=False, encoding_errors="strict", verbose=1, log=print):
+          mixed_precision=False, encoding_errors="strict", verbose=1, log=print, init_from=None):
     """Trains (or resumes) a TextAutoencoder and writes everything to `output`. Returns the best model's path.
+
+    `init_from`: a checkpoint path or preset name to start from (fine-tuning, e.g. with new objectives): its weights
+    and tokenizer, with the schedule and objectives of `config`. Its architecture fields must match `config`'s.
 
     Raises:
         ValueError (OutputDirError included): bad settings, corpus or output folder; raised before training starts.
@@ -101,7 +164,8 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
     if not val_texts:
         raise ValueError(f"Corpus {corpus!r} has no validation texts; it needs at least ~20 non-empty lines.")
 
-    tokenizer = get_tokenizer(output, train_texts, config, log)
+    init_model = load_init_model(init_from, config) if init_from and not resume else None
+    tokenizer = get_tokenizer(output, train_texts, config, log, init_model)
     train_ids = _tokenize("train", train_texts, tokenizer, config, log)
     # Batches are bucketed by length (one padded length per bucket, a multiple of 2**num_stages), so a batch of
     # short texts costs a fraction of a batch of long ones.
@@ -110,14 +174,19 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
                             seed=config.seed, repeat=bool(config.steps_per_epoch), length_multiple=multiple)
     val_ds = make_dataset(_tokenize("validation", val_texts, tokenizer, config, log), tokenizer, config.max_length,
                           config.batch_size, shuffle=False, length_multiple=multiple)
+    if config.contrastive_weight > 0:
+        train_ds, val_ds = _pair_batches(corpus, train_texts, train_ids, val_texts, val_ds, tokenizer, config, log)
     # A full pass has one batch per `batch_size` texts of each length bucket (the last one of a bucket may be short).
-    steps_per_epoch = config.steps_per_epoch or int(train_ds.cardinality())
+    num_batches = len(train_ds) if isinstance(train_ds, keras.utils.PyDataset) else int(train_ds.cardinality())
+    steps_per_epoch = config.steps_per_epoch or num_batches
 
     with distribution_strategy_scope():
         model = TextAutoencoder(config, tokenizer,
                                 metadata={"corpus": corpus, "text_key": text_key, VERSION_KEY: __version__})
         model.build()
         compile_model(model, config, steps_per_epoch * config.epochs, jit_compile)
+        if init_model is not None:
+            log(f"init_from: copied {warm_start(model, init_model)} of {len(model.weights)} weights from {init_from!r}")
         if config.bow_weight > 0 and config.bow_idf:
             model.set_bag_of_tokens_idf(train_ids)  # a resumed run restores the same values from its backup
     kind = "hyper" if config.hyper else "plain Conv1D ablation"

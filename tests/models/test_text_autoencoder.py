@@ -323,3 +323,71 @@ def test_pooled_latent_adds_the_mean_token_embedding(tiny_config, tiny_tokenizer
     pooled = np.stack([table[[t for t in row if t > 3]].mean(0) for row in ids])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model.encode_ids(ids)), positional + pooled @ kernel + bias,
                                rtol=1e-4, atol=1e-5)
+
+
+def _info_nce64(z, z_positive, temperature):
+    """Symmetric InfoNCE in float64 NumPy: cross-entropy of the pair's index over cosine similarities / temperature,
+    along rows and along columns."""
+    a = z / np.linalg.norm(z, axis=1, keepdims=True)
+    b = z_positive / np.linalg.norm(z_positive, axis=1, keepdims=True)
+    logits = a @ b.T / temperature
+    rows = -np.mean(np.diag(logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True))))
+    columns = -np.mean(np.diag(logits - np.log(np.sum(np.exp(logits), axis=0, keepdims=True))))
+    return (rows + columns) / 2
+
+
+@pytest.mark.parametrize("temperature", [0.05, 1.0])
+def test_contrastive_loss_matches_numpy(temperature, tiny_config, tiny_tokenizer, rng):
+    model = _model(tiny_config, tiny_tokenizer, contrastive_weight=1.0, contrastive_temperature=temperature)
+    z, z_positive = rng.normal(size=(2, 7, tiny_config.latent_dim))
+    got = float(keras.ops.convert_to_numpy(model.contrastive_loss(z.astype("float32"), z_positive.astype("float32"))))
+    np.testing.assert_allclose(got, _info_nce64(z, z_positive, temperature), rtol=1e-4)
+    # Orthogonal texts, each its own positive: cosine 1 with itself and 0 with the 6 others, whatever their norm.
+    eye = np.eye(7, tiny_config.latent_dim, dtype="float32") * 3.0
+    np.testing.assert_allclose(float(keras.ops.convert_to_numpy(model.contrastive_loss(eye, eye))),
+                               np.log(np.exp(1 / temperature) + 6) - 1 / temperature, rtol=1e-4, atol=1e-6)
+
+
+def test_contrastive_loss_is_added_when_positives_come(tiny_config, tiny_tokenizer, corpus):
+    model = _model(tiny_config, tiny_tokenizer, contrastive_weight=0.5)
+    ids = model.texts_to_ids(corpus[:8])
+    positives = model.texts_to_ids(corpus[8:16])
+    model(ids, training=True)
+    assert not model.losses  # no positives, no contrastive term
+    logits = model({"token_ids": ids, "positive_ids": positives}, training=False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(logits), keras.ops.convert_to_numpy(model(ids)), atol=1e-5)
+    model({"token_ids": ids, "positive_ids": positives}, training=False)
+    expected = 0.5 * keras.ops.convert_to_numpy(model.contrastive_loss(model.encode_ids(ids),
+                                                                        model.encode_ids(positives)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.losses[0]), expected, rtol=1e-5)
+    off = _model(tiny_config, tiny_tokenizer)
+    off({"token_ids": ids, "positive_ids": positives}, training=True)
+    assert not off.losses  # contrastive_weight=0: positives are ignored
+    with pytest.raises(ValueError, match="must have the key 'token_ids'.*Received: keys=\\['ids'\\]"):
+        model({"ids": ids})
+
+
+def test_contrastive_training_pulls_positives_together(tiny_config, tiny_tokenizer, corpus):
+    """A few steps with a heavy contrastive term raise the cosine of each text with its positive above its cosine
+    with the other texts."""
+    from hypertext.data.pairs import PairBatches
+
+    config = tiny_config.replace(contrastive_weight=5.0, contrastive_temperature=0.1, learning_rate=3e-3,
+                                 positive_drop=0.2)
+    model = _model(config, tiny_tokenizer)
+    sequences = [s for s in model.tokenizer.encode(corpus[:64], add_eos=True) if len(s) <= 16]
+    batches = PairBatches([np.asarray(s) for s in sequences], batch_size=len(sequences), max_length=16,
+                          length_multiple=4, positive_drop=0.2, seed=0)
+    x, y, weights = batches[0]
+
+    def margin():
+        z = keras.ops.convert_to_numpy(model.encode_ids(x["token_ids"]))
+        p = keras.ops.convert_to_numpy(model.encode_ids(x["positive_ids"]))
+        z, p = (v / np.linalg.norm(v, axis=1, keepdims=True) for v in (z, p))
+        s = z @ p.T
+        return np.mean(np.diag(s)) - np.mean(s[~np.eye(len(s), dtype=bool)])
+
+    compile_model(model, config, total_steps=30)
+    before = margin()
+    model.fit(x, y, sample_weight=weights, epochs=30, batch_size=len(y), verbose=0)
+    assert margin() > before + 0.2

@@ -1,0 +1,64 @@
+import keras
+import numpy as np
+import pytest
+
+from hypertext import training
+from hypertext.models import TextAutoencoder
+from hypertext.training.loop import load_init_model, warm_start
+
+
+def _model(config, tokenizer):
+    model = TextAutoencoder(config, tokenizer)
+    model.build()
+    return model
+
+
+def _numpy(variables):
+    return [keras.ops.convert_to_numpy(v).copy() for v in variables]
+
+
+def test_warm_start_copies_the_network_and_keeps_heads_the_source_lacks(tiny_config, tiny_tokenizer, corpus):
+    source = _model(tiny_config, tiny_tokenizer)  # no bag-of-tokens head, as in an export
+    model = _model(tiny_config.replace(bow_weight=1.0, contrastive_weight=1.0), tiny_tokenizer)
+    heads = _numpy(model.training_head_variables())
+    ids = model.texts_to_ids(corpus[:5])
+    assert not np.allclose(keras.ops.convert_to_numpy(model.encode_ids(ids)),
+                           keras.ops.convert_to_numpy(source.encode_ids(ids)))
+    assert warm_start(model, source) == len(source.weights)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(ids)), keras.ops.convert_to_numpy(source(ids)))
+    for before, after in zip(heads, _numpy(model.training_head_variables())):
+        np.testing.assert_array_equal(before, after)
+    # Both with heads: the heads are copied too.
+    trained = _model(tiny_config.replace(bow_weight=0.5), tiny_tokenizer)
+    assert warm_start(model, trained) == len(model.weights)
+    for a, b in zip(_numpy(model.training_head_variables()), _numpy(trained.training_head_variables())):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_warm_start_refuses_another_architecture(tiny_config, tiny_tokenizer):
+    model = _model(tiny_config, tiny_tokenizer)
+    with pytest.raises(ValueError, match="same architecture: its weights do not match"):
+        warm_start(model, _model(tiny_config.replace(channels=32), tiny_tokenizer))
+
+
+def test_train_init_from_a_checkpoint_with_the_contrastive_objective(tiny_config, tiny_tokenizer, corpus, tmp_path):
+    source = _model(tiny_config, tiny_tokenizer)
+    path = str(tmp_path / "source.keras")
+    source.save(path)
+    with pytest.raises(ValueError, match="same architecture as the config. .* has latent_dim=16. Received: "
+                                         "latent_dim=32"):
+        load_init_model(path, tiny_config.replace(latent_dim=32))
+    text_file = tmp_path / "corpus.txt"
+    text_file.write_text("\n".join(corpus[:400]) + "\n")
+    lines = []
+    config = tiny_config.replace(contrastive_weight=1.0, epochs=1, steps_per_epoch=3, batch_size=8)
+    best = training.train(str(text_file), str(tmp_path / "run"), config, init_from=path, verbose=0,
+                          log=lines.append)
+    assert any(line.startswith(f"init_from: copied {len(source.weights)} of") for line in lines)
+    assert any("contrastive: 0 of" in line for line in lines)  # a plain text file: noisy views only
+    tuned = training.saved_run  # the run folder is a normal one
+    assert tuned(str(tmp_path / "run"))[0].contrastive_weight == 1.0
+    import hypertext
+
+    model = hypertext.load(best)
+    assert model.tokenizer.proto == source.tokenizer.proto  # the checkpoint's tokenizer, not a new one
