@@ -1,5 +1,5 @@
 """Reconstruction metrics that `evaluate.py` and `train.py` report, and sentence-vector measurements (the lexname
-probe, same-meaning and noise retrieval, encode speed) that take any encoder: a model with `encode`, or a function
+probe, same-meaning and noise retrieval) that take any encoder: a model with `encode`, or a function
 texts -> vectors (see `benchmarks/vectors.py`)."""
 
 import collections
@@ -367,21 +367,3 @@ def _same_synset_metrics(vectors, labels, chosen, ks):
     num_queries = int(chosen.sum())
     return retrieval_metrics(keys[:num_queries], keys, key_labels[:num_queries], key_labels, exclude_self=True,
                              ks=ks)
-
-
-def encode_speed(encoder, texts, batch_size=256, min_seconds=2.0, max_repeats=10):
-    """Texts encoded per second: one untimed warm-up pass over `texts` (compilation, caches), then timed passes
-    until `min_seconds` have passed (at most `max_repeats`); the median pass. `encoder`: a model or a function texts
-    -> vectors (see `encode_function`); a model's `encode` is called with `batch_size`."""
-    texts = list(texts)
-    if not texts:
-        raise ValueError("`texts` must hold at least one text. Received: 0 texts")
-    encode = encode_function(encoder, batch_size)
-    encode(texts)
-    times = []
-    while not times or (sum(times) < min_seconds and len(times) < max_repeats):
-        start = time.perf_counter()
-        encode(texts)
-        times.append(time.perf_counter() - start)
-    return {"texts_per_second": round(len(texts) / float(np.median(times)), 1), "num_texts": len(texts),
-            "passes": len(times), "batch_size": batch_size}

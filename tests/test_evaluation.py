@@ -245,9 +245,6 @@ def test_encode_function_checks_what_encoders_return(model):
     # A model goes through its `encode`, a function is called as it is.
     bags = evaluation.encode_function(model)(["a cat", "a dog"])
     np.testing.assert_array_equal(bags, model.encode(["a cat", "a dog"]))
-    assert evaluation.encode_speed(lambda texts: np.ones((len(texts), 2)), ["a"] * 10, min_seconds=0)["passes"] == 1
-    with pytest.raises(ValueError, match="at least one text"):
-        evaluation.encode_speed(model, [])
 
 
 def test_noise_retrieval_takes_an_encode_function(model, texts):
