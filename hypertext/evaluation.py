@@ -1,4 +1,6 @@
-"""Reconstruction metrics and the sentence-embedding probe that `evaluate.py` and `train.py` report."""
+"""Reconstruction metrics that `evaluate.py` and `train.py` report, and sentence-vector measurements (the lexname
+probe, same-meaning and noise retrieval) that take any encoder: a model with `encode`, or a function
+texts -> vectors (see `benchmarks/vectors.py`)."""
 
 import collections
 import math
@@ -103,38 +105,140 @@ def metrics_by_length(model, texts, buckets=LENGTH_BUCKETS, batch_size=256):
     return table
 
 
-def noise_retrieval(model, texts, drop_fraction=0.1, num_candidates=1000, seed=0, batch_size=256):
-    """Recall@1 of finding a text from a noisy copy of it: `drop_fraction` of its tokens (at least one) are deleted,
-    and the noisy copy's `encode()` vector must be closer (cosine) to its own clean vector than to those of the other
-    `num_candidates - 1` texts. The same retrieval with TF-IDF vectors of the noisy and clean texts is the baseline.
+def encode_function(encoder, batch_size=256):
+    """The function `texts -> (N, dim) float32 vectors` that the sentence-vector measurements below call.
 
-    Uses the first `num_candidates` texts with at least two tokens that fit in `max_length`.
-    """
+    `encoder` is a model with an `encode(texts, batch_size=...)` method (a `TextAutoencoder`; a sentence-transformers
+    model also fits), or any function from a list of texts to one vector per text. The returned function checks what
+    it gets back: a 2-D array with one finite row per text. Warnings raised while encoding (a `TextAutoencoder`
+    warns about the texts it truncates) are silenced."""
+    if callable(getattr(encoder, "encode", None)):
+        fn = lambda texts: encoder.encode(texts, batch_size=batch_size)  # noqa: E731
+    elif callable(encoder):
+        fn = encoder
+    else:
+        raise ValueError("`encoder` must be a model with an `encode(texts, batch_size)` method or a function "
+                         f"from a list of texts to vectors. Received: encoder={encoder!r}")
+
+    def encode(texts):
+        texts = [str(t) for t in texts]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vectors = np.asarray(fn(texts), "float32")
+        if vectors.ndim != 2 or len(vectors) != len(texts):
+            raise ValueError("`encoder` must return one vector per text, an array of shape (num_texts, dim). "
+                             f"Received: shape={vectors.shape} for {len(texts)} texts")
+        if not np.isfinite(vectors).all():
+            raise ValueError("`encoder` must return finite vectors. Received: vectors with NaN or infinity")
+        return vectors
+
+    return encode
+
+
+def retrieval_metrics(query_vectors, key_vectors, query_labels, key_labels, exclude_self=False, ks=(1, 10)):
+    """Cosine-similarity retrieval scores: each query ranks all keys, and the right answers are the keys with the
+    query's label.
+
+    A query's rank is the position of its first right key. Ties are broken at random, counted in expectation: a
+    right key that ties with `t` wrong keys (and `r - 1` other right keys) scores the mean over all orders of the
+    tied group, so an encoder gains nothing from giving many texts the same vector (a constant encoder scores
+    exactly chance). With `exclude_self`, query i is key i (the keys may go on with more texts), and a query is
+    not a candidate for itself. Zero vectors have cosine 0 with everything.
+
+    Returns `recall_at_K` for each K in `ks` (the fraction of queries whose rank is <= K), `mrr` (the mean of
+    1/rank), `num_queries` and `num_candidates` (keys per query)."""
+    queries = np.asarray(query_vectors, "float64")
+    keys = np.asarray(key_vectors, "float64")
+    query_labels, key_labels = np.asarray(query_labels), np.asarray(key_labels)
+    if queries.ndim != 2 or keys.ndim != 2 or queries.shape[1] != keys.shape[1]:
+        raise ValueError("`query_vectors` and `key_vectors` must be 2-D arrays with the same number of columns. "
+                         f"Received: shapes {queries.shape} and {keys.shape}")
+    if query_labels.shape != (len(queries),) or key_labels.shape != (len(keys),):
+        raise ValueError("`query_labels` and `key_labels` must hold one label per vector. Received: "
+                         f"{query_labels.shape} labels for {len(queries)} queries, {key_labels.shape} for {len(keys)} keys")
+    if exclude_self and len(queries) > len(keys):
+        raise ValueError("`exclude_self` needs query i to be key i, so at least as many keys as queries. Received: "
+                         f"{len(queries)} queries and {len(keys)} keys")
+    if not len(queries):
+        raise ValueError("`query_vectors` must hold at least one query. Received: 0 queries")
+    # Dividing by the norm itself keeps parallel vectors exactly tied; zero vectors stay zero.
+    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    keys /= np.maximum(np.linalg.norm(keys, axis=1, keepdims=True), 1e-12)
+    ks = tuple(int(k) for k in ks)
+    recall = np.zeros((len(queries), len(ks)))
+    reciprocal = np.zeros(len(queries))
+    for begin in range(0, len(queries), 512):
+        rows = np.arange(begin, min(begin + 512, len(queries)))
+        scores = queries[rows] @ keys.T
+        right = query_labels[rows, None] == key_labels[None, :]
+        if exclude_self:
+            scores[np.arange(len(rows)), rows] = -np.inf
+            right[np.arange(len(rows)), rows] = False
+        if not right.any(axis=1).all():
+            missing = int(rows[np.flatnonzero(~right.any(axis=1))[0]])
+            raise ValueError(f"Every query needs a right key among the candidates. Received: query {missing} "
+                             f"(label {query_labels[missing]!r}) has none")
+        best = np.where(right, scores, -np.inf).max(axis=1, keepdims=True)
+        higher = ((scores > best) & ~right).sum(axis=1)
+        tied_wrong = ((scores == best) & ~right).sum(axis=1)
+        tied_right = ((scores == best) & right).sum(axis=1)
+        for row, h, t, r in zip(rows, higher, tied_wrong, tied_right):
+            # The number of wrong keys before the first right one in a random order of the tied group:
+            # P(X >= j) = prod_{i < j} (t - i) / (t + r - i).
+            at_least = np.concatenate([[1.0], np.cumprod((t - np.arange(t)) / (t + r - np.arange(t))), [0.0]])
+            p = at_least[:-1] - at_least[1:]
+            rank = h + 1 + np.arange(t + 1)
+            recall[row] = [p[rank <= k].sum() for k in ks]
+            reciprocal[row] = (p / rank).sum()
+    metrics = {"num_queries": len(queries), "num_candidates": len(keys) - int(exclude_self)}
+    metrics.update({f"recall_at_{k}": round(float(recall[:, i].mean()), 5) for i, k in enumerate(ks)})
+    metrics["mrr"] = round(float(reciprocal.mean()), 5)
+    return metrics
+
+
+def _noisy_copies(texts, tokenizer, drop_fraction, num_candidates, max_length, seed):
+    """The first `num_candidates` texts of 2 to `max_length - 1` pieces, and a copy of each with `drop_fraction` of
+    its pieces (at least one) deleted, both decoded back to text."""
     rng = np.random.default_rng(seed)
-    tokenizer = model.tokenizer
-    pieces = [p for p in tokenizer.encode(list(texts)) if 2 <= len(p) < model.config.max_length][:num_candidates]
+    pieces = [p for p in tokenizer.encode(list(texts)) if 2 <= len(p) < max_length][:num_candidates]
     if len(pieces) < 2:
         raise ValueError(f"noise_retrieval needs at least 2 usable texts. Received: {len(pieces)}")
     noisy = []
     for p in pieces:
         drop = set(rng.choice(len(p), size=max(1, round(drop_fraction * len(p))), replace=False).tolist())
         noisy.append([t for i, t in enumerate(p) if i not in drop])
-    clean_texts, noisy_texts = tokenizer.decode(pieces), tokenizer.decode(noisy)
+    return tokenizer.decode(pieces), tokenizer.decode(noisy)
 
-    def recall_at_1(queries, keys):
-        queries = queries / (np.linalg.norm(queries, axis=1, keepdims=True) + 1e-9)
-        keys = keys / (np.linalg.norm(keys, axis=1, keepdims=True) + 1e-9)
-        return float(np.mean(np.argmax(queries @ keys.T, axis=1) == np.arange(len(keys))))
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clean_z, noisy_z = model.encode(clean_texts, batch_size), model.encode(noisy_texts, batch_size)
+def noise_retrieval(encoder, texts, drop_fraction=0.1, num_candidates=1000, seed=0, batch_size=256, tokenizer=None,
+                    max_length=None):
+    """Recall@1 of finding a text from a noisy copy of it: `drop_fraction` of its tokens (at least one) are deleted,
+    and the noisy copy's vector must be closer (cosine) to its own clean vector than to those of the other
+    `num_candidates - 1` texts (ties counted in expectation, see `retrieval_metrics`). The same retrieval with
+    TF-IDF vectors of the noisy and clean texts is the baseline.
+
+    `encoder`: a model or a function texts -> vectors (see `encode_function`). The tokens deleted are the pieces of
+    `tokenizer` (default: the model's), and the texts used are the first `num_candidates` with at least two pieces
+    that fit in `max_length` (default: the model's `config.max_length`; no limit for an encoder without one). To
+    compare encoders on the same noisy texts, give them all the same `tokenizer` and `max_length`.
+    """
+    tokenizer = tokenizer or getattr(encoder, "tokenizer", None)
+    if tokenizer is None:
+        raise ValueError("`tokenizer` must be given for an encoder that has none (it chooses the pieces to delete). "
+                         f"Received: tokenizer=None, encoder={encoder!r}")
+    if max_length is None:
+        max_length = encoder.config.max_length if hasattr(encoder, "config") else np.inf
+    clean_texts, noisy_texts = _noisy_copies(texts, tokenizer, drop_fraction, num_candidates, max_length, seed)
+    encode = encode_function(encoder, batch_size)
+    clean, noisy = encode(clean_texts), encode(noisy_texts)
     tfidf_clean, tfidf_noisy = tfidf_features(clean_texts, noisy_texts)
+    labels = np.arange(len(clean_texts))
+    recall_at_1 = lambda q, k: retrieval_metrics(q, k, labels, labels, ks=(1,))["recall_at_1"]  # noqa: E731
     return {
-        "num_candidates": len(pieces),
+        "num_candidates": len(clean_texts),
         "drop_fraction": drop_fraction,
-        "recall_at_1": round(recall_at_1(noisy_z, clean_z), 5),
-        "tfidf_recall_at_1": round(recall_at_1(tfidf_noisy, tfidf_clean), 5),
+        "recall_at_1": recall_at_1(noisy, clean),
+        "tfidf_recall_at_1": recall_at_1(tfidf_noisy, tfidf_clean),
     }
 
 
@@ -150,14 +254,15 @@ def _train_linear_probe(train_x, train_y, test_x, test_y, num_classes, epochs=30
     return float(probe.evaluate(test_x, test_y, batch_size=1024, verbose=0)[1])
 
 
-def tfidf_features(train_texts, test_texts, max_words=4096):
-    """A TF-IDF bag of words over the `max_words` most frequent training words (L2-normalised rows)."""
+def tfidf_encoder(fit_texts, max_words=4096):
+    """A TF-IDF bag of words fitted on `fit_texts` (its vocabulary: their `max_words` most frequent words; its IDF:
+    their document frequencies), as a function texts -> L2-normalised float32 rows."""
     tokenize = lambda t: re.findall(r"[a-z0-9']+", t.lower())  # noqa: E731
     doc_freq = collections.Counter()
-    for t in train_texts:
+    for t in fit_texts:
         doc_freq.update(set(tokenize(t)))
     vocab = {w: i for i, (w, _) in enumerate(doc_freq.most_common(max_words))}
-    idf = np.array([math.log((1 + len(train_texts)) / (1 + doc_freq[w])) + 1 for w in vocab], "float32")
+    idf = np.array([math.log((1 + len(fit_texts)) / (1 + doc_freq[w])) + 1 for w in vocab], "float32")
 
     def featurize(texts):
         x = np.zeros((len(texts), len(vocab)), "float32")
@@ -168,31 +273,97 @@ def tfidf_features(train_texts, test_texts, max_words=4096):
         x *= idf
         return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-6)
 
+    return featurize
+
+
+def tfidf_features(train_texts, test_texts, max_words=4096):
+    """TF-IDF rows of `train_texts` and `test_texts` from a `tfidf_encoder` fitted on `train_texts`."""
+    featurize = tfidf_encoder(train_texts, max_words)
     return featurize(train_texts), featurize(test_texts)
 
 
-def lexname_probe(model, train_limit=20000, test_limit=None, seed=0):
-    """Linear-probe accuracy for WordNet's `lexname` (45 classes) from `model.encode()` vectors, trained on the train
-    split and measured on the test split; next to it the same probe on TF-IDF features, and the majority class."""
+def _check_split(split, allowed=("validation", "test")):
+    if split not in allowed:
+        raise ValueError(f"`split` must be one of {allowed} (models learn from train; tune on validation, report "
+                         f"test). Received: split={split!r}")
+
+
+def lexname_probe(encoder, train_limit=20000, test_limit=None, seed=0, split="test", batch_size=256, baseline=True):
+    """Linear-probe accuracy for WordNet's `lexname` (45 classes) from the encoder's vectors: a softmax regression
+    on standardised vectors, trained on `train_limit` random texts of the train split and measured on `split`
+    (`"test"`, the model card's number, or `"validation"` for tuning). With `baseline`, next to it the same probe
+    on TF-IDF features fitted on the probe's training texts, and the majority class.
+
+    `encoder`: a model or a function texts -> vectors (see `encode_function`)."""
     from hypertext.data import wordnet
 
+    _check_split(split)
+    encode = encode_function(encoder, batch_size)
     rng = np.random.default_rng(seed)
     train_rows = list(wordnet.read_rows(split="train"))
     train_rows = [train_rows[i] for i in sorted(rng.permutation(len(train_rows))[:train_limit])]
-    test_rows = list(wordnet.read_rows(split="test"))[:test_limit]
+    test_rows = list(wordnet.read_rows(split=split))[:test_limit]
     label = {name: i for i, name in enumerate(wordnet.LEXNAMES)}
     train_y = np.array([label[r["lexname"]] for r in train_rows])
     test_y = np.array([label[r["lexname"]] for r in test_rows])
     train_texts, test_texts = [r["text"] for r in train_rows], [r["text"] for r in test_rows]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # truncation warnings are expected for a few long glosses
-        encoded = (model.encode(train_texts), model.encode(test_texts))
-    tfidf = tfidf_features(train_texts, test_texts)
-    majority = float(np.mean(test_y == np.bincount(train_y).argmax()))
-    return {
-        "probe_accuracy": round(_train_linear_probe(encoded[0], train_y, encoded[1], test_y, 45, seed=seed), 5),
-        "tfidf_probe_accuracy": round(_train_linear_probe(tfidf[0], train_y, tfidf[1], test_y, 45, seed=seed), 5),
-        "majority_class_accuracy": round(majority, 5),
-        "probe_train_examples": len(train_rows),
-        "probe_test_examples": len(test_rows),
-    }
+    encoded = (encode(train_texts), encode(test_texts))
+    metrics = {"probe_accuracy": round(_train_linear_probe(encoded[0], train_y, encoded[1], test_y, 45, seed=seed), 5)}
+    if baseline:
+        tfidf = tfidf_features(train_texts, test_texts)
+        metrics["tfidf_probe_accuracy"] = round(_train_linear_probe(tfidf[0], train_y, tfidf[1], test_y, 45,
+                                                                    seed=seed), 5)
+        metrics["majority_class_accuracy"] = round(float(np.mean(test_y == np.bincount(train_y).argmax())), 5)
+    metrics.update({"probe_train_examples": len(train_rows), "probe_test_examples": len(test_rows)})
+    return metrics
+
+
+SYNSET_TASKS = ("definition", "same_synset")
+
+
+def synset_retrieval(encoder, split="test", task="definition", batch_size=256, ks=(1, 10)):
+    """Same-meaning retrieval on a WordNet split, where a synset is a meaning; cosine similarity, scored by
+    `retrieval_metrics` (recall@K, MRR; ties counted in expectation). Nothing is truncated or filtered: every
+    text of the split takes part.
+
+    - `task="definition"` (the primary task; its `recall_at_1` is the headline number): the queries are the
+      split's usage examples (kind `example`), the candidates are all the split's definitions (one per synset),
+      and the right answer is the definition of the example's own synset. An example and its gloss say the same
+      thing in different words (the example uses the word, the gloss explains it), so word overlap helps less
+      than meaning; each query has exactly one right answer among thousands.
+    - `task="same_synset"`: every text of the split whose synset has another text there is a query, the
+      candidates are all the other texts of the split, and any text of the same synset is right.
+
+    `split`: `"test"` to report, `"validation"` to tune on. WordNet assigns whole synsets to a split, so none of
+    these meanings is seen in training. `encoder`: a model or a function texts -> vectors (see `encode_function`).
+    """
+    from hypertext.data import wordnet
+
+    _check_split(split)
+    if task not in SYNSET_TASKS:
+        raise ValueError(f"`task` must be one of {SYNSET_TASKS}. Received: task={task!r}")
+    encode = encode_function(encoder, batch_size)
+    rows = list(wordnet.read_rows(split=split))
+    if task == "definition":
+        queries = [r for r in rows if r["kind"] == "example"]
+        keys = [r for r in rows if r["kind"] == "definition"]
+        metrics = retrieval_metrics(encode([r["text"] for r in queries]), encode([r["text"] for r in keys]),
+                                    [r["synset"] for r in queries], [r["synset"] for r in keys], ks=ks)
+    else:
+        sizes = collections.Counter(r["synset"] for r in rows)
+        vectors, labels = encode([r["text"] for r in rows]), np.array([r["synset"] for r in rows])
+        chosen = np.array([sizes[r["synset"]] > 1 for r in rows])
+        # Queries and keys are the same texts; a query that is alone in its synset only serves as a candidate.
+        metrics = _same_synset_metrics(vectors, labels, chosen, ks)
+    metrics.update({"split": split, "task": task})
+    return metrics
+
+
+def _same_synset_metrics(vectors, labels, chosen, ks):
+    """`retrieval_metrics` for the queries `chosen` (a boolean mask) against all texts but themselves."""
+    order = np.concatenate([np.flatnonzero(chosen), np.flatnonzero(~chosen)])
+    # With the chosen texts first, query i is key i, which is what `exclude_self` wants.
+    keys, key_labels = vectors[order], labels[order]
+    num_queries = int(chosen.sum())
+    return retrieval_metrics(keys[:num_queries], keys, key_labels[:num_queries], key_labels, exclude_self=True,
+                             ks=ks)
