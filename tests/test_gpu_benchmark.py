@@ -1,4 +1,4 @@
-"""The TF-free batches that `benchmarks/gpu.py` trains on (its timings are not tested: benchmarks print, tests check)."""
+"""The TF-free batches that `benchmarks/gpu.py` trains on (its timings are not tested: benchmarks print)."""
 
 import itertools
 import os
