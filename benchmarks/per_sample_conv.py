@@ -36,7 +36,8 @@ def main():
     parser.add_argument("--shapes", default="32,64,128,128,3", help="B,L,C,O,K entries separated by ';'")
     parser.add_argument("--implementations", default="unfold,loop,grouped,fold")
     parser.add_argument("--padding", default="same")
-    parser.add_argument("--jit", action="store_true", help="compile with XLA (TensorFlow's jit_compile=True)")
+    parser.add_argument("--jit", action="store_true",
+                        help="compile with XLA on TensorFlow (jit_compile=True), torch.compile on PyTorch; JAX always jits")
     parser.add_argument("--repeats", type=int, default=30, help="timed rounds (each runs Conv1D and the method)")
     parser.add_argument("--slow-seconds", type=float, default=60.0,
                         help="time budget per slow implementation (fold, loop, grouped); they stop early")

@@ -12,7 +12,8 @@ from hypertext.backend_utils import device_description, value_and_grad  # noqa: 
 
 
 def compile_fn(fn, jit=False):
-    """Wraps `fn(*arrays)` for the current backend: `tf.function` (XLA with `jit`), `jax.jit`, or torch as is."""
+    """Wraps `fn(*arrays)` for the current backend: `tf.function` (XLA with `jit`), `jax.jit` (always), or on torch
+    `torch.compile` with `jit` and `fn` itself (eager) without."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -22,6 +23,10 @@ def compile_fn(fn, jit=False):
         import jax
 
         return jax.jit(fn)
+    if jit:
+        import torch
+
+        return torch.compile(fn)
     return fn
 
 
