@@ -241,7 +241,7 @@ class BucketBatches(keras.utils.PyDataset):
             rows = self._rows(b, self.epoch)
             count = _num_batches(len(rows), self.batch_size, self.drop_remainder)
             plan += [(b, rows[i * self.batch_size:(i + 1) * self.batch_size]) for i in range(count)]
-        if self.shuffle:
+        if self.shuffle and len(self.arrays) > 1:  # (one bucket: its short batch comes last, as from tf.data)
             order = np.random.default_rng([self.order_seed, self.epoch]).permutation(len(plan))
             plan = [plan[i] for i in order]
         return plan
