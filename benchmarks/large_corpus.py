@@ -49,7 +49,8 @@ def write_corpus(path, gigabytes, seed=0):
 
 
 def run_training(corpus, output, args):
-    """Runs train.py under /usr/bin/time -v. Returns (exit code, peak RSS in GB, wall seconds, start-up seconds)."""
+    """Runs train.py under /usr/bin/time -v. Returns (exit code, peak RSS in GB, wall seconds, start-up seconds, CPU
+    seconds (user + system; on a shared machine the wall time also counts the other processes' turns))."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         command = ["/usr/bin/time", "-v", "-o", report.name, sys.executable, os.path.join(ROOT, "train.py"),
                    "--corpus", corpus, "--output", output, "--config", "tiny", "--steps-per-epoch",
@@ -64,7 +65,8 @@ def run_training(corpus, output, args):
         wall = time.time() - start
         text = report.read()
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1))
-    return code, peak_kb / 1e6, wall, first_step
+    cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", text).group(1)) for kind in ("User", "System"))
+    return code, peak_kb / 1e6, wall, first_step, cpu
 
 
 def main():
@@ -84,7 +86,7 @@ def main():
         print(f"wrote {corpus}: {os.path.getsize(corpus) / 1e9:.2f} GB, {lines:,} lines in {time.time() - start:.0f}s")
     output = tempfile.mkdtemp(prefix="hypertext-large-run-")
     try:
-        code, peak_gb, wall, startup = run_training(corpus, os.path.join(output, "run"), args)
+        code, peak_gb, wall, startup, cpu = run_training(corpus, os.path.join(output, "run"), args)
     finally:
         shutil.rmtree(output, ignore_errors=True)
         if args.corpus is None and not args.keep:
@@ -92,7 +94,7 @@ def main():
     size = os.path.getsize(corpus) / 1e9 if os.path.exists(corpus) else args.gigabytes
     print(f"corpus {size:.2f} GB, train.py --config tiny, {args.steps} steps, backend "
           f"{os.environ.get('KERAS_BACKEND', 'tensorflow')}: exit {code}, peak RSS {peak_gb:.2f} GB, "
-          f"wall {wall:.0f} s in all, start-up (before the first step) {startup or float('nan'):.0f} s")
+          f"wall {wall:.0f} s in all (CPU {cpu:.0f} s), start-up (before the first step) {startup or float('nan'):.0f} s")
     return code
 
 

@@ -196,14 +196,20 @@ class TextStream:
         self.stats = {"empty_lines": 0, "undecodable_lines": 0}
 
     def __iter__(self):
+        for text, split in self.labelled():
+            if (split or wordnet.split_of(text)) == self.split:
+                yield text
+
+    def labelled(self):
+        """Yields `(text, split)` for the texts of every split, in source order: `split` is a WordNet row's split,
+        or None for a line of a file, whose split is `wordnet.split_of(text)`, left to the caller (hashing every
+        line is most of the cost of a pass: a caller that needs the split of a few texts saves it)."""
         self.stats = {"empty_lines": 0, "undecodable_lines": 0}
         for part in self.parts:
             if part == "wordnet":
-                yield from (row["text"] for row in wordnet.read_rows(split=self.split, kinds=self.kinds))
+                yield from ((row["text"], row["split"]) for row in wordnet.read_rows(kinds=self.kinds))
             else:
-                split_of = wordnet.split_of
-                yield from (text for text in iter_text_file(_part_path(part), self.errors, self.stats)
-                            if split_of(text) == self.split)
+                yield from ((text, None) for text in iter_text_file(_part_path(part), self.errors, self.stats))
 
 
 def _part_path(part):

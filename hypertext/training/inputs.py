@@ -2,8 +2,9 @@
 bag-of-tokens IDF. `train()` calls `read_corpus`, then `CorpusData.batches`.
 
 A local corpus (files, "wordnet", "english", or several joined by `+`) is first read once, as a stream: it counts
-the training texts and keeps a seeded reservoir sample of `config.tokenizer_sentences` of them. A corpus of at most
-`IN_MEMORY_TEXTS` training texts is also kept whole and trains in memory (tokenized once; batches from
+the texts and keeps a seeded reservoir sample of them, about `config.tokenizer_sentences` training texts (the
+number of training texts of a streamed corpus is estimated from the sample's share). A corpus of at most
+`IN_MEMORY_TEXTS` texts is then loaded whole and trains in memory (tokenized once; batches from
 `make_dataset` on TensorFlow, `make_batches` elsewhere), as every shipped run does. A larger one is streamed: every
 epoch rereads the file through `stream_batches`, and nothing grows with the corpus. TFDS corpora load whole.
 """
@@ -16,6 +17,7 @@ import keras
 
 from hypertext.data import TextStream, is_streamable, load_texts, make_batches, make_dataset, stream_batches
 from hypertext.data.corpora import Reservoir, Texts
+from hypertext.data.wordnet import split_of
 from hypertext.data.input_pipeline import encode_ragged
 
 # A local corpus with at most this many training texts trains in memory (about 0.3 GB of strings and ids at the
@@ -26,6 +28,8 @@ IN_MEMORY_TEXTS = 1_000_000
 VALIDATION_TEXTS = 20_000
 # The shuffle buffer of a streamed corpus, in texts.
 SHUFFLE_BUFFER = 100_000
+# About this share of a local corpus's texts is in its training split (`wordnet.split_of`: 90/5/5).
+TRAIN_SHARE = 0.9
 
 
 def has_tensorflow():
@@ -40,7 +44,7 @@ class CorpusData:
     Attributes:
         train: the training texts (`Texts`) when they are in memory, else None.
         stream: the `TextStream` of the training split when it is streamed, else None.
-        num_train: the number of training texts.
+        num_train: the number of training texts (estimated from the sample when streamed).
         tokenizer_texts: the texts to train a tokenizer on: all training texts in memory, else the reservoir sample.
         validation: the first `VALIDATION_TEXTS` validation texts (`Texts`).
         stats: the loading statistics of the training split (empty and undecodable lines).
@@ -82,24 +86,23 @@ def read_corpus(corpus, config, text_key="text", errors="strict", log=print):
     corpus's training split, the first `VALIDATION_TEXTS` validation texts. Returns a `CorpusData`."""
     if is_streamable(corpus):
         stream = TextStream(corpus, "train", errors=errors)
-        sample, kept = Reservoir(config.tokenizer_sentences, seed=config.seed), []
-        for text in stream:
-            sample.add(text)
-            if kept is not None:
-                kept.append(text)
-                if len(kept) > IN_MEMORY_TEXTS:
-                    kept = None
+        # One pass over every split, without hashing each line: a sample of all texts, of which about 90% train.
+        sample = Reservoir(math.ceil(config.tokenizer_sentences / TRAIN_SHARE), seed=config.seed)
+        for labelled in stream.labelled():
+            sample.add(labelled)
         stats = dict(stream.stats)
-        train = None if kept is None else Texts(kept, corpus, "train", **stats)
-        num_train = sample.count
-        tokenizer_texts = sample.items if train is None else train
-    else:
-        train = load_texts(corpus, "train", text_key=text_key, errors=errors)
-        stats = {k: v for k, v in train.stats.items() if k != "texts"}
-        stream, num_train, tokenizer_texts = None, len(train), train
+        if sample.count <= IN_MEMORY_TEXTS:
+            train = load_texts(corpus, "train", errors=errors)  # a second, short read
+            stream, num_train, tokenizer_texts = None, len(train), train
+        else:
+            train = None
+            tokenizer_texts = [text for text, split in sample.items if (split or split_of(text)) == "train"]
+            num_train = round(sample.count * len(tokenizer_texts) / len(sample.items))
+            tokenizer_texts = tokenizer_texts[:config.tokenizer_sentences]
     validation = load_texts(corpus, "validation", text_key=text_key, errors=errors, limit=VALIDATION_TEXTS)
-    how = "in memory" if train is not None else f"streamed; tokenizer and IDF from a sample of {len(tokenizer_texts):,}"
-    log(f"corpus {corpus!r} train: {num_train:,} texts ({how})"
+    how = ("in memory" if train is not None else
+           f"estimated from a sample; streamed; tokenizer and IDF from a sample of {len(tokenizer_texts):,}")
+    log(f"corpus {corpus!r} train: {'' if train is not None else 'about '}{num_train:,} texts ({how})"
         + "".join(f", {v:,} {k.replace('_', ' ')}" for k, v in stats.items() if v))
     log(f"corpus {corpus!r} validation: {len(validation):,} texts"
         + (f" (the first {VALIDATION_TEXTS:,})" if len(validation) == VALIDATION_TEXTS else ""))
@@ -107,7 +110,7 @@ def read_corpus(corpus, config, text_key="text", errors="strict", log=print):
         raise ValueError(f"Corpus {corpus!r} has no training texts: it is empty, or every line is blank.")
     if not validation:
         raise ValueError(f"Corpus {corpus!r} has no validation texts; it needs at least ~20 non-empty lines.")
-    return CorpusData(train, stream if train is None else None, num_train, tokenizer_texts, validation, stats)
+    return CorpusData(train, stream, num_train, tokenizer_texts, validation, stats)
 
 
 def _tokenize(name, texts, tokenizer, config, log):
