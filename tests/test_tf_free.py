@@ -55,8 +55,10 @@ def test_inference_and_training_without_tensorflow(tmp_path):
         tokenizer = SentencePieceTokenizer.from_texts(texts * 200, vocab_size=300)
         assert tokenizer.decode(tokenizer.encode(["a small cat"])) == ["a small cat"]
         x = np.random.default_rng(0).normal(size=(2, 8, 4)).astype("float32")
-        kernels = np.random.default_rng(1).normal(size=(2, 3, 4, 5)).astype("float32")
-        assert tuple(PerSampleConv1D(padding="same")(x, kernels).shape) == (2, 8, 5)
+        kernels = np.random.default_rng(1).normal(size=(2, 5, 3, 4)).astype("float32")  # (batch, out, k, in)
+        expected = np.stack([sum(x[:, k:k + 6].astype("float64") @ kernels[b, :, k].T.astype("float64")
+                                 for k in range(3))[b] for b in range(2)])
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(PerSampleConv1D()(x, kernels)), expected, atol=1e-4)
         assert tuple(HyperConv1D(6, 3, padding="same")(x, np.ones((2, 7), "float32")).shape) == (2, 8, 6)
 
         inputs.IN_MEMORY_TEXTS = 100  # stream this small file, as a large one would be
