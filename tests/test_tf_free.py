@@ -69,7 +69,7 @@ def test_inference_and_training_without_tensorflow(tmp_path):
         print("TENSORFLOW_LOADED", any(m.startswith("tensorflow") for m, v in sys.modules.items() if v is not None))
     """, tmp_path)
     assert "TENSORFLOW_LOADED False" in stdout
-    assert "(streamed; tokenizer and IDF from a sample of" in stdout
+    assert "streamed; tokenizer and IDF from a sample of" in stdout
     assert "TensorBoard logs: skipped" in stdout
     assert os.path.isfile(out / "model.keras") and not os.path.exists(out / "logs")
     assert json.loads((out / "config.json").read_text())["backend"] == backend()
