@@ -48,7 +48,7 @@ def parse_args(argv=None, prog=PROG):
                         "fine-tuning, e.g. with --set contrastive_weight=1; its architecture must match the config")
     p.add_argument("--encoding-errors", default="strict", choices=["strict", "replace", "skip"],
                    help="what to do with lines of a local corpus that are not UTF-8")
-    p.add_argument("--eval-limit", type=int, default=5000, help="validation texts to evaluate at the end (0 = all)")
+    p.add_argument("--eval-limit", type=int, default=5000, help="validation texts to evaluate at the end: the first ones (0 = all, read whole)")
     p.add_argument("--verbose", type=int, default=1, help="Keras progress: 0 silent, 1 bar, 2 a line per epoch")
     p.add_argument("--tf-logs", action="store_true",
                    help="keep TensorFlow's own log lines (C++ info, warnings and errors; deprecation notices). Without "
@@ -82,8 +82,10 @@ def main(argv=None, prog=PROG):
         model = saving.load(best)
         from hypertext.data import load_texts
 
-        texts = load_texts(corpus, "validation", text_key=text_key, errors=args.encoding_errors)
-        metrics = evaluation.reconstruction_metrics(model, texts[: args.eval_limit or None])
+        # Only the first --eval-limit validation texts are read (of a local corpus), not the whole split.
+        texts = load_texts(corpus, "validation", text_key=text_key, errors=args.encoding_errors,
+                           limit=args.eval_limit or None)
+        metrics = evaluation.reconstruction_metrics(model, texts)
     except (ValueError, FileNotFoundError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2

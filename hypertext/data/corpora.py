@@ -1,7 +1,10 @@
 """Loading text corpora: local files, the shipped WordNet glosses and English texts, TFDS datasets, and mixes."""
 
 import gzip
+import itertools
+import math
 import os
+import random
 
 from hypertext.data import wordnet
 
@@ -24,28 +27,76 @@ class Texts(list):
         self.stats = {"texts": len(self), "empty_lines": 0, "undecodable_lines": 0, **stats}
 
 
+class Reservoir:
+    """A uniform random sample of at most `size` items of a stream of unknown length, in memory bounded by `size`
+    (reservoir sampling, Li's "Algorithm L": it draws random numbers only for the items it keeps, so a long stream
+    costs one counter step per item). Seeded: the same stream and seed give the same sample.
+
+    Until `size` items have been added, the sample is all of them, in their order.
+
+    Attributes:
+        items: the sample, a list of at most `size` items.
+        count: how many items were added.
+    """
+
+    def __init__(self, size, seed=0):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"`size` must be an int >= 1. Received: size={size!r}")
+        self.size, self.items, self.count = size, [], 0
+        self._random = random.Random(seed)
+        self._weight = 1.0
+        self._next = size  # the index of the next item that enters the full sample
+        self._step()
+
+    def _uniform(self):
+        return 1.0 - self._random.random()  # in (0, 1]: its log is finite
+
+    def _step(self):
+        self._weight *= math.exp(math.log(self._uniform()) / self.size)
+        if self._weight < 1.0:  # (1.0 only by rounding, for a huge `size`: then the very next item enters)
+            self._next += int(math.log(self._uniform()) / math.log1p(-self._weight))
+
+    def add(self, item):
+        """Offers the next item of the stream."""
+        if self.count < self.size:
+            self.items.append(item)
+        elif self.count == self._next:
+            self.items[self._random.randrange(self.size)] = item
+            self._next += 1
+            self._step()
+        self.count += 1
+
+
 def _check_split(split):
     if split not in wordnet.SPLITS:
         raise ValueError(f"`split` must be one of {', '.join(repr(s) for s in wordnet.SPLITS)}. Received: split={split!r}")
 
 
-def read_text_file(path, errors="strict"):
-    """Reads one text per line from a `.txt` or `.txt.gz` file.
-
-    Args:
-        errors: what to do with a line that is not valid UTF-8: "strict" raises a `ValueError` naming the file and
-            line, "replace" decodes it with U+FFFD replacement characters, "skip" drops it. Replaced or skipped lines
-            are counted in `stats["undecodable_lines"]`.
-
-    Returns:
-        `Texts`, with empty (or whitespace-only) lines skipped and counted in `stats["empty_lines"]`.
-    """
+def _check_errors(errors):
     if errors not in ERRORS:
         raise ValueError(f"`errors` must be one of {', '.join(repr(e) for e in ERRORS)}. Received: errors={errors!r}")
+
+
+def iter_text_file(path, errors="strict", stats=None):
+    """Yields the texts of a `.txt` or `.txt.gz` file, one per non-empty line, reading one line at a time.
+
+    Args:
+        path: the file.
+        errors: the policy for lines that are not valid UTF-8, as in `read_text_file`.
+        stats: an optional dict whose `empty_lines` and `undecodable_lines` counts are increased as lines are read.
+
+    The file is checked (it exists, `errors` is known) when this is called, not at the first `next()`.
+    """
+    _check_errors(errors)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Corpus file not found: {path!r}")
+    return _lines(path, errors, {} if stats is None else stats)
+
+
+def _lines(path, errors, stats):
+    stats.setdefault("empty_lines", 0)
+    stats.setdefault("undecodable_lines", 0)
     opener = gzip.open if path.endswith(".gz") else open
-    texts, empty, undecodable = [], 0, 0
     try:
         with opener(path, "rb") as f:
             for number, raw in enumerate(f, start=1):
@@ -57,18 +108,33 @@ def read_text_file(path, errors="strict"):
                             f"{path}:{number}: not valid UTF-8 ({e.reason} at byte {e.start}). Fix the file, or pass "
                             "errors='replace' or errors='skip' (train.py: --encoding-errors)."
                         ) from None
-                    undecodable += 1
+                    stats["undecodable_lines"] += 1
                     if errors == "skip":
                         continue
                     line = raw.decode("utf-8", errors="replace")
                 line = line.rstrip("\r\n")
                 if not line.strip():
-                    empty += 1
+                    stats["empty_lines"] += 1
                     continue
-                texts.append(line)
+                yield line
     except (OSError, EOFError) as e:  # e.g. a corrupt .gz
         raise ValueError(f"Could not read {path!r}: {e}") from None
-    return Texts(texts, path, None, empty_lines=empty, undecodable_lines=undecodable)
+
+
+def read_text_file(path, errors="strict"):
+    """Reads one text per line from a `.txt` or `.txt.gz` file into memory (`iter_text_file` streams it instead).
+
+    Args:
+        errors: what to do with a line that is not valid UTF-8: "strict" raises a `ValueError` naming the file and
+            line, "replace" decodes it with U+FFFD replacement characters, "skip" drops it. Replaced or skipped lines
+            are counted in `stats["undecodable_lines"]`.
+
+    Returns:
+        `Texts`, with empty (or whitespace-only) lines skipped and counted in `stats["empty_lines"]`.
+    """
+    stats = {}
+    texts = list(iter_text_file(path, errors, stats))
+    return Texts(texts, path, None, **stats)
 
 
 def english_path():
@@ -76,8 +142,90 @@ def english_path():
     return os.path.join(os.path.dirname(os.path.dirname(wordnet.default_path())), "english", "texts.txt.gz")
 
 
-def load_texts(source, split="train", text_key="text", errors="strict", data_dir=None, kinds=wordnet.KINDS):
-    """Loads the texts of one split of a corpus.
+def _parts(source):
+    """Checks `source` and splits a joined one: `(source as str, [part, ...])`."""
+    if not isinstance(source, (str, os.PathLike)):
+        raise ValueError(
+            f"`source` must be a file path, 'wordnet', 'english' or 'tfds:NAME', or several joined by '+'. "
+            f"Received: source={source!r}")
+    source = os.fspath(source)
+    if "+" not in source or os.path.isfile(source):
+        return source, [source]
+    parts = source.split("+")
+    if not all(part.strip() for part in parts):
+        raise ValueError(
+            "`source` joined by '+' must name a corpus on each side of every '+', e.g. 'wordnet+english'. "
+            f"Received: source={source!r}")
+    return source, parts
+
+
+def is_streamable(source):
+    """Whether `TextStream` can read `source`: every part of it is a local file, "wordnet" or "english" (TFDS
+    datasets are loaded whole, with `load_texts`)."""
+    return not any(part.startswith("tfds:") for part in _parts(source)[1])
+
+
+class TextStream:
+    """The texts of one split of a local corpus, read lazily: each iteration reads the source again from its start
+    and holds one line at a time, so a corpus of any size streams in constant memory.
+
+    A local file is split per line, by a stable hash of the text (`wordnet.split_of`), the same assignment as
+    `load_texts`; "wordnet" rows carry their split. Parts joined by `+` are read one after the other.
+
+    Args:
+        source: a local `.txt`/`.txt.gz` path, "wordnet", "english", or several joined by `+` (no `tfds:` part).
+        split: "train", "validation" or "test".
+        errors: the policy for lines that are not valid UTF-8 (see `read_text_file`).
+        kinds: for "wordnet", which rows.
+
+    Attributes:
+        stats: `empty_lines` and `undecodable_lines` met by the current (or last) iteration, over every split.
+    """
+
+    def __init__(self, source, split="train", errors="strict", kinds=wordnet.KINDS):
+        _check_split(split)
+        _check_errors(errors)
+        self.source, self.parts = _parts(source)
+        for part in self.parts:
+            if part.startswith("tfds:"):
+                raise ValueError(f"TFDS datasets are not streamed; `load_texts` reads them. Received: source={source!r}")
+            path = _part_path(part)
+            if path is not None and not os.path.isfile(path):
+                raise FileNotFoundError(_missing_message(part, path))
+        self.split, self.errors, self.kinds = split, errors, kinds
+        self.stats = {"empty_lines": 0, "undecodable_lines": 0}
+
+    def __iter__(self):
+        for text, split in self.labelled():
+            if (split or wordnet.split_of(text)) == self.split:
+                yield text
+
+    def labelled(self):
+        """Yields `(text, split)` for the texts of every split, in source order: `split` is a WordNet row's split,
+        or None for a line of a file, whose split is `wordnet.split_of(text)`, left to the caller (hashing every
+        line is most of the cost of a pass: a caller that needs the split of a few texts saves it)."""
+        self.stats = {"empty_lines": 0, "undecodable_lines": 0}
+        for part in self.parts:
+            if part == "wordnet":
+                yield from ((row["text"], row["split"]) for row in wordnet.read_rows(kinds=self.kinds))
+            else:
+                yield from ((text, None) for text in iter_text_file(_part_path(part), self.errors, self.stats))
+
+
+def _part_path(part):
+    """The file a corpus part reads (None for "wordnet", whose rows `wordnet.read_rows` reads)."""
+    return None if part == "wordnet" else english_path() if part == "english" else part
+
+
+def _missing_message(part, path):
+    if part == "english":
+        return f"The English corpus is missing: {path!r}. Rebuild it with data/build_english.py."
+    return f"Corpus file not found: {path!r}"
+
+
+def load_texts(source, split="train", text_key="text", errors="strict", data_dir=None, kinds=wordnet.KINDS,
+               limit=None):
+    """Loads the texts of one split of a corpus into memory (`TextStream` streams a local one instead).
 
     Args:
         source: one of
@@ -97,49 +245,46 @@ def load_texts(source, split="train", text_key="text", errors="strict", data_dir
             and "english".
         data_dir: the TFDS data directory.
         kinds: for "wordnet", which rows: ("definition", "example") by default.
+        limit: None for every text of the split, or an int: only its first `limit` texts. A local source is then
+            read only as far as they go (a TFDS dataset is still loaded whole).
 
     Returns:
         `Texts` (a list of str with loading statistics).
     """
     _check_split(split)
-    if not isinstance(source, (str, os.PathLike)):
-        raise ValueError(
-            f"`source` must be a file path, 'wordnet', 'english' or 'tfds:NAME', or several joined by '+'. "
-            f"Received: source={source!r}")
-    source = os.fspath(source)
-    if "+" in source and not os.path.isfile(source):
-        parts = source.split("+")
-        if not all(part.strip() for part in parts):
-            raise ValueError(
-                "`source` joined by '+' must name a corpus on each side of every '+', e.g. 'wordnet+english'. "
-                f"Received: source={source!r}")
-        loaded = [load_texts(part, split, text_key=text_key, errors=errors, data_dir=data_dir, kinds=kinds)
-                  for part in parts]
+    source, parts = _parts(source)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"`limit` must be None or an int >= 0. Received: limit={limit!r}")
+    if len(parts) > 1:
+        loaded = []
+        for part in parts:
+            remaining = None if limit is None else limit - sum(len(texts) for texts in loaded)
+            loaded.append(load_texts(part, split, text_key=text_key, errors=errors, data_dir=data_dir, kinds=kinds,
+                                     limit=remaining))
         stats = {}
         for texts in loaded:
             for key, value in texts.stats.items():
                 stats[key] = stats.get(key, 0) + value
         stats.pop("texts")
         return Texts([text for texts in loaded for text in texts], source, split, **stats)
-    if source == "wordnet":
-        return Texts([row["text"] for row in wordnet.read_rows(split=split, kinds=kinds)], source, split)
     if source.startswith("tfds:"):
-        return _load_tfds(source[len("tfds:"):], split, text_key, data_dir)
-    if source == "english":
-        path = english_path()
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"The English corpus is missing: {path!r}. Rebuild it with data/build_english.py.")
-        return _hash_split(read_text_file(path, errors=errors), split, source)
-    return _hash_split(read_text_file(source, errors=errors), split, source)
-
-
-def _hash_split(everything, split, source):
-    texts = [t for t in everything if wordnet.split_of(t) == split]
-    return Texts(texts, source, split, **{k: v for k, v in everything.stats.items() if k != "texts"})
+        texts = _load_tfds(source[len("tfds:"):], split, text_key, data_dir)
+        return texts if limit is None else Texts(texts[:limit], texts.source, split,
+                                                 empty_lines=texts.stats["empty_lines"])
+    stream = TextStream(source, split, errors=errors, kinds=kinds)
+    texts = list(itertools.islice(stream, limit))
+    return Texts(texts, source, split, **stream.stats)
 
 
 def _load_tfds(name, split, text_key, data_dir):
-    import tensorflow_datasets as tfds
+    try:
+        import tensorflow_datasets as tfds
+
+        from hypertext.data import wordnet_glosses  # noqa: F401  (registers the `wordnet_glosses` builder)
+    except ImportError as e:
+        raise ValueError(f"`tfds:` corpora need TensorFlow and TensorFlow Datasets, which are not installed ({e}). "
+                         "Install them (pip install tensorflow tensorflow-datasets), or train from a local file or "
+                         "'wordnet'.") from None
 
     if not name:
         raise ValueError("`source` 'tfds:' needs a dataset name, e.g. 'tfds:imdb_reviews'.")

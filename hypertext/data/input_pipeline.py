@@ -1,4 +1,7 @@
-"""tf.data input pipelines for the text autoencoder. tf.data feeds `model.fit` on every Keras backend.
+"""Input pipelines for the text autoencoder: `make_dataset` (tf.data, in memory), `make_batches` (the same batches
+from NumPy, without TensorFlow: a `keras.utils.PyDataset`) and `stream_batches` (an endless stream of batches from a
+corpus read lazily, in bounded memory). tf.data feeds `model.fit` on every Keras backend; the other two need no
+TensorFlow.
 
 The model is length-agnostic: it takes token ids `(batch, L)` for any `L` that is a multiple of its
 `length_multiple` (`2**num_stages`). Training batches are therefore bucketed by length: every batch is padded to one
@@ -10,6 +13,7 @@ small. `group_by_length` and `pad_batch` do the same for inference batches, with
 import itertools
 import warnings
 
+import keras
 import numpy as np
 
 from hypertext.lengths import _check_max_length, _check_positive_int, bucket_lengths, pad_batch
@@ -90,6 +94,47 @@ def _derived_seed(seed, *keys):
     return int(np.random.SeedSequence([int(seed), *keys]).generate_state(1)[0])
 
 
+def _bucket_arrays(texts, tokenizer, max_length, batch_size, repeat, drop_remainder, length_multiple, bucket):
+    """What `make_dataset` and `make_batches` share: checks the arguments, tokenizes, warns about truncated texts,
+    and pads every length bucket's texts into one dense array (no per-text work later).
+
+    Returns `(arrays, kept, num_buckets)`: the int32 array `(n_b, length_b)` of each bucket with texts (a bucket
+    that cannot fill a batch is left out when `drop_remainder` drops it), the index of each of those buckets, and
+    how many buckets there are."""
+    _check_max_length(max_length)
+    _check_positive_int(batch_size, "batch_size")
+    buckets = bucket_lengths(max_length, length_multiple) if bucket else (max_length,)
+    flat, lengths, truncated = _to_flat(texts, tokenizer, max_length)
+    if len(lengths) == 0:
+        raise ValueError("Cannot make a dataset from no texts.")
+    if truncated:
+        warnings.warn(f"{truncated} of {len(lengths)} texts were longer than max_length={max_length} pieces and were "
+                      "truncated.", stacklevel=3)
+    assigned = np.searchsorted(buckets, lengths, side="left")  # the smallest bucket >= each length
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    arrays, kept = [], []
+    for b, length in enumerate(buckets):
+        rows = np.flatnonzero(assigned == b)
+        if len(rows) == 0 or (drop_remainder and not repeat and len(rows) < batch_size):
+            continue
+        arrays.append(_pad_rows(flat, starts, lengths, rows, length))
+        kept.append(b)
+    if not arrays:  # drop_remainder, and no bucket fills a batch
+        raise ValueError(f"No batch of {batch_size} texts of one length bucket: every batch would be dropped "
+                         f"(drop_remainder=True). Received {len(lengths)} texts.")
+    return arrays, kept, len(buckets)
+
+
+def _num_batches(n, batch_size, drop_remainder):
+    return n // batch_size if drop_remainder else -(-n // batch_size)
+
+
+def _with_targets_and_weights(ids):
+    """A padded id batch -> `(ids, ids, weights)`: the autoencoder's targets are its inputs; weights are 1 on real
+    tokens and 0 on padding."""
+    return ids, ids, (ids != PAD_ID).astype("float32")
+
+
 def make_dataset(texts, tokenizer, max_length, batch_size, shuffle=True, seed=0, repeat=False, drop_remainder=False,
                  length_multiple=1, bucket=True):
     """A `tf.data.Dataset` of `(token_ids, token_ids, sample_weights)` batches for an autoencoder.
@@ -127,48 +172,31 @@ def make_dataset(texts, tokenizer, max_length, batch_size, shuffle=True, seed=0,
     """
     import tensorflow as tf
 
-    _check_max_length(max_length)
-    _check_positive_int(batch_size, "batch_size")
-    buckets = bucket_lengths(max_length, length_multiple) if bucket else (max_length,)
-    flat, lengths, truncated = _to_flat(texts, tokenizer, max_length)
-    if len(lengths) == 0:
-        raise ValueError("Cannot make a dataset from no texts.")
-    if truncated:
-        warnings.warn(f"{truncated} of {len(lengths)} texts were longer than max_length={max_length} pieces and were "
-                      "truncated.", stacklevel=2)
-
-    # Every bucket is a dense array padded to its length: cheap to slice, shuffle and batch (no per-text function).
-    assigned = np.searchsorted(buckets, lengths, side="left")  # the smallest bucket >= each length
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    arrays, kept, num_buckets = _bucket_arrays(texts, tokenizer, max_length, batch_size, repeat, drop_remainder,
+                                               length_multiple, bucket)
     datasets, sizes = [], []
-    for b, length in enumerate(buckets):
-        rows = np.flatnonzero(assigned == b)
-        if len(rows) == 0 or (drop_remainder and not repeat and len(rows) < batch_size):
-            continue
-        dataset = tf.data.Dataset.from_tensor_slices(_pad_rows(flat, starts, lengths, rows, length))
+    for array, b in zip(arrays, kept):
+        dataset = tf.data.Dataset.from_tensor_slices(array)
         if shuffle:
-            dataset = dataset.shuffle(min(len(rows), 100_000), seed=_derived_seed(seed, b) if bucket else seed,
+            dataset = dataset.shuffle(min(len(array), 100_000), seed=_derived_seed(seed, b) if bucket else seed,
                                       reshuffle_each_iteration=True)
         if repeat:
             dataset = dataset.repeat()
         datasets.append(dataset.batch(batch_size, drop_remainder=drop_remainder))
-        sizes.append(len(rows))
-    if not datasets:  # drop_remainder, and no bucket fills a batch
-        raise ValueError(f"No batch of {batch_size} texts of one length bucket: every batch would be dropped "
-                         f"(drop_remainder=True). Received {len(lengths)} texts.")
+        sizes.append(len(array))
 
     if len(datasets) == 1:
         dataset = datasets[0]
     elif repeat:
         dataset = tf.data.Dataset.sample_from_datasets(datasets, weights=[n / sum(sizes) for n in sizes],
-                                                       seed=_derived_seed(seed, len(buckets)),
+                                                       seed=_derived_seed(seed, num_buckets),
                                                        rerandomize_each_iteration=shuffle)
     else:
         # Which bucket each batch of the epoch comes from, in a (re)shuffled order: every batch exactly once.
-        counts = [n // batch_size if drop_remainder else -(-n // batch_size) for n in sizes]
+        counts = [_num_batches(n, batch_size, drop_remainder) for n in sizes]
         choices = tf.data.Dataset.from_tensor_slices(np.repeat(np.arange(len(datasets), dtype="int64"), counts))
         if shuffle:
-            choices = choices.shuffle(sum(counts), seed=_derived_seed(seed, len(buckets)),
+            choices = choices.shuffle(sum(counts), seed=_derived_seed(seed, num_buckets),
                                       reshuffle_each_iteration=True)
         dataset = tf.data.Dataset.choose_from_datasets(datasets, choices)
         # tf.data cannot count these batches; Keras' progress bar and epoch end need the count.
@@ -178,3 +206,137 @@ def make_dataset(texts, tokenizer, max_length, batch_size, shuffle=True, seed=0,
         return ids, ids, tf.cast(tf.not_equal(ids, PAD_ID), tf.float32)
 
     return dataset.map(with_targets_and_weights).prefetch(tf.data.AUTOTUNE)
+
+
+class BucketBatches(keras.utils.PyDataset):
+    """The batches of `make_dataset`, made with NumPy (no TensorFlow): a `keras.utils.PyDataset` that `model.fit`
+    takes on every backend. Build it with `make_batches`, which documents the batches.
+
+    Without `repeat`, batch `i` of an epoch is a function of `(seed, epoch, i)`, and `on_epoch_end` (which Keras
+    calls) moves to the next epoch's order. With `repeat` it is endless (`num_batches` is None) and is read in
+    order, as Keras reads it: the index is not used.
+    """
+
+    def __init__(self, arrays, kept, num_buckets, batch_size, shuffle, seed, repeat, drop_remainder, bucket):
+        super().__init__()
+        self.arrays, self.batch_size, self.shuffle, self.repeat = arrays, batch_size, shuffle, repeat
+        self.drop_remainder = drop_remainder
+        self.seeds = [_derived_seed(seed, b) if bucket else seed for b in kept]
+        self.order_seed = _derived_seed(seed, num_buckets)
+        self.epoch = 0
+        self._plan = self._epoch_plan() if not repeat else None
+        if repeat:
+            sizes = np.array([len(a) for a in arrays], dtype="float64")
+            self._weights = sizes / sizes.sum()
+            self._choice_rng = np.random.default_rng(self.order_seed)
+            self._streams = [self._row_stream(b) for b in range(len(arrays))]
+
+    def _rows(self, b, epoch):
+        n = len(self.arrays[b])
+        return np.random.default_rng([self.seeds[b], epoch]).permutation(n) if self.shuffle else np.arange(n)
+
+    def _epoch_plan(self):
+        plan = []
+        for b in range(len(self.arrays)):
+            rows = self._rows(b, self.epoch)
+            count = _num_batches(len(rows), self.batch_size, self.drop_remainder)
+            plan += [(b, rows[i * self.batch_size:(i + 1) * self.batch_size]) for i in range(count)]
+        if self.shuffle and len(self.arrays) > 1:  # (one bucket: its short batch comes last, as from tf.data)
+            order = np.random.default_rng([self.order_seed, self.epoch]).permutation(len(plan))
+            plan = [plan[i] for i in order]
+        return plan
+
+    def _row_stream(self, b):
+        """Bucket `b`'s rows, reshuffled on every pass, endlessly, in batches (a batch may span two passes)."""
+        pending = np.empty(0, dtype="int64")
+        for epoch in itertools.count():
+            pending = np.concatenate([pending, self._rows(b, epoch)])
+            while len(pending) >= self.batch_size:
+                yield pending[:self.batch_size]
+                pending = pending[self.batch_size:]
+
+    @property
+    def num_batches(self):
+        return None if self.repeat else len(self._plan)
+
+    def __getitem__(self, index):
+        if self.repeat:
+            b = int(self._choice_rng.choice(len(self.arrays), p=self._weights))
+            rows = next(self._streams[b])
+        else:
+            if not 0 <= index < len(self._plan):
+                raise IndexError(f"Batch {index} of an epoch of {len(self._plan)} batches.")
+            b, rows = self._plan[index]
+        return _with_targets_and_weights(self.arrays[b][rows])
+
+    def on_epoch_end(self):
+        if not self.repeat:
+            self.epoch += 1
+            self._plan = self._epoch_plan()
+
+
+def make_batches(texts, tokenizer, max_length, batch_size, shuffle=True, seed=0, repeat=False, drop_remainder=False,
+                 length_multiple=1, bucket=True):
+    """`make_dataset`'s batches without TensorFlow: a `BucketBatches` (`keras.utils.PyDataset`) of `(token_ids,
+    token_ids, sample_weights)` NumPy batches, for `model.fit` on JAX or PyTorch (or TensorFlow).
+
+    The arguments and the batches are those of `make_dataset`: texts tokenized once, bucketed by length, every
+    bucket reshuffled each epoch (seeded) and cut into batches, the batches of all buckets in a shuffled order, each
+    text once per epoch; with `repeat=True` an endless stream drawing bucket `b` with probability proportional to
+    its number of texts. The random draws differ from tf.data's, so the order of the batches does too.
+    """
+    arrays, kept, num_buckets = _bucket_arrays(texts, tokenizer, max_length, batch_size, repeat, drop_remainder,
+                                               length_multiple, bucket)
+    return BucketBatches(arrays, kept, num_buckets, batch_size, shuffle, seed, repeat, drop_remainder, bucket)
+
+
+def stream_batches(texts, tokenizer, max_length, batch_size, length_multiple=1, buffer_size=100_000, seed=0,
+                   chunk_size=1024):
+    """An endless generator of `(token_ids, token_ids, sample_weights)` batches from a corpus read lazily, pass
+    after pass, in memory bounded by `buffer_size` (never the whole corpus). No TensorFlow.
+
+    Each pass iterates `texts` again (a `TextStream` rereads its file) and tokenizes `chunk_size` texts at a time,
+    each truncated like `encode_ragged`. The tokenized texts go through a shuffle buffer of `buffer_size` texts (the
+    one of `tf.data.Dataset.shuffle`: each new text takes the place of a random one, which goes on; seeded, and it
+    carries over from one pass to the next), then to the bucket of their length (`bucket_lengths(max_length,
+    length_multiple)`); a bucket yields a batch of `batch_size` texts, padded to its length, whenever it fills. So
+    every batch is full and of one bucket, and a text waits in its bucket at most until `batch_size` more of its
+    length have come. Epochs are `steps_per_epoch` steps of this stream.
+
+    Args:
+        texts: a re-iterable of str (a `TextStream`, or a list). A pass without a text raises `ValueError`.
+        tokenizer: a `SentencePieceTokenizer`.
+        max_length, batch_size, length_multiple: as in `make_dataset`.
+        buffer_size: int >= 1, the shuffle buffer, in texts (1: the stream's own order).
+        seed: int, the shuffle seed: the same seed and texts give the same batches.
+        chunk_size: int >= 1, the texts tokenized at a time.
+    """
+    _check_max_length(max_length)
+    for value, name in ((batch_size, "batch_size"), (buffer_size, "buffer_size"), (chunk_size, "chunk_size")):
+        _check_positive_int(value, name)
+    buckets = np.asarray(bucket_lengths(max_length, length_multiple))
+    return _stream(texts, tokenizer, max_length, batch_size, buckets, buffer_size, seed, chunk_size)
+
+
+def _stream(texts, tokenizer, max_length, batch_size, buckets, buffer_size, seed, chunk_size):
+    rng = np.random.default_rng(seed)
+    buffer, pending = [], [[] for _ in buckets]
+    for _ in itertools.count():
+        iterator, seen = iter(texts), 0
+        while chunk := list(itertools.islice(iterator, chunk_size)):
+            sequences, _ = encode_ragged(chunk, tokenizer, max_length)
+            seen += len(sequences)
+            slots = rng.integers(0, buffer_size, size=len(sequences))
+            for sequence, slot in zip(sequences, slots):
+                sequence = sequence.copy()  # not a view that keeps the whole chunk's array alive
+                if len(buffer) < buffer_size:
+                    buffer.append(sequence)
+                    continue
+                sequence, buffer[slot] = buffer[slot], sequence
+                b = int(np.searchsorted(buckets, len(sequence)))
+                pending[b].append(sequence)
+                if len(pending[b]) == batch_size:
+                    yield _with_targets_and_weights(pad_batch(pending[b], buckets[b]))
+                    pending[b] = []
+        if not seen:
+            raise ValueError("The corpus stream has no texts: there is nothing to train on.")

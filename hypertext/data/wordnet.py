@@ -21,7 +21,8 @@ KINDS = ("definition", "example")
 
 def split_of(key):
     """train / validation / test, about 90 / 5 / 5, from a stable hash of `key` (a synset id, or a text)."""
-    bucket = int(hashlib.sha256(key.encode("utf-8")).hexdigest(), 16) % 100
+    # int.from_bytes of the digest is int(hexdigest, 16), without the hex string: it runs for every line of a corpus.
+    bucket = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest(), "big") % 100
     return "train" if bucket < 90 else ("validation" if bucket < 95 else "test")
 
 

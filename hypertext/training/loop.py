@@ -14,14 +14,13 @@ import keras
 from hypertext import __version__, configs
 from hypertext.configs import ARCHITECTURE_FIELDS
 from hypertext.backend_utils import device_description
-from hypertext.data import load_texts, make_dataset
-from hypertext.data.input_pipeline import encode_ragged
 from hypertext.models import TextAutoencoder
 from hypertext.saving import VERSION_KEY
 from hypertext.tokenizers import SentencePieceTokenizer
 from hypertext.training.callbacks import AtomicBestCheckpoint, RunBackup, StopOnNonFiniteLoss, restore_backup
 from hypertext.training.distribution import distribution_strategy_scope
 from hypertext.training.errors import TrainingError
+from hypertext.training.inputs import has_tensorflow, read_corpus
 from hypertext.training.plots import plot_curves
 from hypertext.training.run_dir import (BACKUP_DIR, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, TOKENIZER_FILE,
                                         prepare_output_dir, remove_stale_temporary_files, write_history_csv,
@@ -104,36 +103,6 @@ def warm_start(model, source):
     return len(pairs)
 
 
-def _tokenize(name, texts, tokenizer, config, log):
-    ids, truncated = encode_ragged(texts, tokenizer, config.max_length)
-    if truncated:
-        log(f"{name}: {truncated:,} of {len(texts):,} texts are longer than max_length={config.max_length} pieces "
-            "and were truncated")
-    return ids
-
-
-def _pair_batches(corpus, train_texts, train_ids, val_texts, val_ds, tokenizer, config, log):
-    """The contrastive objective's batches (`hypertext.data.pairs.PairBatches`): each text with a positive. WordNet
-    texts are paired within their synset of the same split when `synset_positives`; the others with a noisy view."""
-    from hypertext.data.pairs import PairBatches, as_tf_dataset, wordnet_synset_groups
-
-    use_synsets = config.synset_positives and "wordnet" in corpus.split("+")
-    multiple = 2 ** config.num_stages
-    common = dict(batch_size=config.batch_size, max_length=config.max_length, length_multiple=multiple,
-                  positive_drop=config.positive_drop, seed=config.seed)
-    train_batches = PairBatches(train_ids, wordnet_synset_groups(train_texts, "train") if use_synsets else None,
-                                paired_repeats=config.paired_repeats, steps_per_epoch=config.steps_per_epoch or None,
-                                **common)
-    val_ids = _tokenize("validation", val_texts, tokenizer, config, lambda *_: None)
-    val_batches = PairBatches(val_ids, wordnet_synset_groups(val_texts, "validation") if use_synsets else None,
-                              shuffle=False, **common)
-    log(f"contrastive: {train_batches.num_paired:,} of {len(train_ids):,} training texts have a same-meaning partner "
-        "(the others are paired with a noisy view of themselves)")
-    if keras.backend.backend() == "tensorflow":
-        return as_tf_dataset(train_batches), as_tf_dataset(val_batches)
-    return train_batches, val_batches
-
-
 def train(corpus="wordnet", output="runs/default", config=None, text_key="text", resume=False, jit_compile=False,
           mixed_precision=False, encoding_errors="strict", verbose=1, log=print, init_from=None):
     """Trains (or resumes) a TextAutoencoder and writes everything to `output`. Returns the best model's path.
@@ -154,31 +123,12 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
             "mixed_bfloat16" if keras.backend.backend() != "tensorflow" else "mixed_float16")
 
     log(f"backend: {device_description()}")
-    train_texts = load_texts(corpus, "train", text_key=text_key, errors=encoding_errors)
-    val_texts = load_texts(corpus, "validation", text_key=text_key, errors=encoding_errors)
-    for name, texts in (("train", train_texts), ("validation", val_texts)):
-        log(f"corpus {corpus!r} {name}: {len(texts):,} texts"
-            + "".join(f", {v:,} {k.replace('_', ' ')}" for k, v in texts.stats.items() if k != "texts" and v))
-    if not train_texts:
-        raise ValueError(f"Corpus {corpus!r} has no training texts: it is empty, or every line is blank.")
-    if not val_texts:
-        raise ValueError(f"Corpus {corpus!r} has no validation texts; it needs at least ~20 non-empty lines.")
-
+    data = read_corpus(corpus, config, text_key=text_key, errors=encoding_errors, log=log)
     init_model = load_init_model(init_from, config) if init_from and not resume else None
-    tokenizer = get_tokenizer(output, train_texts, config, log, init_model)
-    train_ids = _tokenize("train", train_texts, tokenizer, config, log)
+    tokenizer = get_tokenizer(output, data.tokenizer_texts, config, log, init_model)
     # Batches are bucketed by length (one padded length per bucket, a multiple of 2**num_stages), so a batch of
-    # short texts costs a fraction of a batch of long ones.
-    multiple = 2 ** config.num_stages
-    train_ds = make_dataset(train_ids, tokenizer, config.max_length, config.batch_size, shuffle=True,
-                            seed=config.seed, repeat=bool(config.steps_per_epoch), length_multiple=multiple)
-    val_ds = make_dataset(_tokenize("validation", val_texts, tokenizer, config, log), tokenizer, config.max_length,
-                          config.batch_size, shuffle=False, length_multiple=multiple)
-    if config.contrastive_weight > 0:
-        train_ds, val_ds = _pair_batches(corpus, train_texts, train_ids, val_texts, val_ds, tokenizer, config, log)
-    # A full pass has one batch per `batch_size` texts of each length bucket (the last one of a bucket may be short).
-    num_batches = len(train_ds) if isinstance(train_ds, keras.utils.PyDataset) else int(train_ds.cardinality())
-    steps_per_epoch = config.steps_per_epoch or num_batches
+    # short texts costs a fraction of a batch of long ones. With the contrastive loss, each text comes with a positive.
+    train_ds, val_ds, steps_per_epoch, idf_ids = data.batches(tokenizer, config, log)
 
     with distribution_strategy_scope():
         model = TextAutoencoder(config, tokenizer,
@@ -188,7 +138,7 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         if init_model is not None:
             log(f"init_from: copied {warm_start(model, init_model)} of {len(model.weights)} weights from {init_from!r}")
         if config.bow_weight > 0 and config.bow_idf:
-            model.set_bag_of_tokens_idf(train_ids)  # a resumed run restores the same values from its backup
+            model.set_bag_of_tokens_idf(idf_ids)  # a resumed run restores the same values from its backup
     kind = "hyper" if config.hyper else "plain Conv1D ablation"
     if model.bow_head is not None:
         kind += f"; {model.bow_head.count_params():,} of them in the training-only bag-of-tokens head"
@@ -211,12 +161,15 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
                                              if math.isfinite(row.get("val_loss", math.nan))), default=math.inf)),
         # Kept after a finished run too, so `--resume --epochs N` can extend it.
         RunBackup(backup_dir, history_csv, history),
-        keras.callbacks.TensorBoard(os.path.join(output, "logs"), write_graph=False, profile_batch=0),
     ]
+    if has_tensorflow():  # Keras' TensorBoard callback writes with tf.summary
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(output, "logs"), write_graph=False, profile_batch=0))
+    else:
+        log("TensorBoard logs: skipped (they need TensorFlow, which is not installed)")
     if epochs_done < config.epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=epochs_done,
-                  shuffle=False,  # the tf.data pipeline shuffles, seeded; Keras would only warn
-                  steps_per_epoch=steps_per_epoch if config.steps_per_epoch else None,
+                  shuffle=False,  # the input pipeline shuffles, seeded; Keras would only warn
+                  steps_per_epoch=steps_per_epoch if config.steps_per_epoch or data.stream is not None else None,
                   callbacks=callbacks, verbose=verbose)
     if not os.path.isfile(best):
         raise TrainingError("Training produced no checkpoint: the validation loss was never finite.")

@@ -1,0 +1,175 @@
+"""The data of a run: the texts that train the tokenizer, the batches that `fit` reads, and the sample that sets the
+bag-of-tokens IDF. `train()` calls `read_corpus`, then `CorpusData.batches`.
+
+A local corpus (files, "wordnet", "english", or several joined by `+`) is first read once, as a stream: it counts
+the texts and keeps a seeded reservoir sample of them, about `config.tokenizer_sentences` training texts (the
+number of training texts of a streamed corpus is estimated from the sample's share). A corpus of at most
+`IN_MEMORY_TEXTS` texts is then loaded whole and trains in memory (tokenized once; batches from
+`make_dataset` on TensorFlow, `make_batches` elsewhere), as every shipped run does. A larger one is streamed: every
+epoch rereads the file through `stream_batches`, and nothing grows with the corpus. TFDS corpora load whole.
+"""
+
+import dataclasses
+import importlib.util
+import math
+
+import keras
+
+from hypertext.data import TextStream, is_streamable, load_texts, make_batches, make_dataset, stream_batches
+from hypertext.data.corpora import Reservoir, Texts
+from hypertext.data.wordnet import split_of
+from hypertext.data.input_pipeline import encode_ragged
+
+# A local corpus with at most this many training texts trains in memory (about 0.3 GB of strings and ids at the
+# most); a larger one is streamed.
+IN_MEMORY_TEXTS = 1_000_000
+# The validation loss of every epoch, and the final evaluation's default cap, read the first this many validation
+# texts, so that a large corpus's validation split is never loaded whole. (The shipped corpora have fewer.)
+VALIDATION_TEXTS = 20_000
+# The shuffle buffer of a streamed corpus, in texts.
+SHUFFLE_BUFFER = 100_000
+# About this share of a local corpus's texts is in its training split (`wordnet.split_of`: 90/5/5).
+TRAIN_SHARE = 0.9
+
+
+def has_tensorflow():
+    """Whether TensorFlow is installed (without importing it)."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+@dataclasses.dataclass
+class CorpusData:
+    """What `read_corpus` found.
+
+    Attributes:
+        corpus: the corpus's name (as `train()` got it).
+        train: the training texts (`Texts`) when they are in memory, else None.
+        stream: the `TextStream` of the training split when it is streamed, else None.
+        num_train: the number of training texts (estimated from the sample when streamed).
+        tokenizer_texts: the texts to train a tokenizer on: all training texts in memory, else the reservoir sample.
+        validation: the first `VALIDATION_TEXTS` validation texts (`Texts`).
+        stats: the loading statistics of the training split (empty and undecodable lines).
+    """
+
+    corpus: str
+    train: Texts
+    stream: TextStream
+    num_train: int
+    tokenizer_texts: list
+    validation: Texts
+    stats: dict
+
+    def batches(self, tokenizer, config, log=print):
+        """`(train_input, validation_input, steps_per_epoch, idf_sequences)` for `model.fit`.
+
+        `idf_sequences` are the token ids the bag-of-tokens IDF is counted on: the whole training split in memory,
+        the tokenized reservoir sample when streamed. A streamed full-pass epoch (`steps_per_epoch=0`) is
+        `ceil(num_train / batch_size)` steps of the endless stream: about one pass over the file."""
+        multiple = 2 ** config.num_stages
+        common = dict(tokenizer=tokenizer, max_length=config.max_length, batch_size=config.batch_size,
+                      length_multiple=multiple)
+        if config.contrastive_weight > 0:
+            return self._pair_batches(tokenizer, config, log)
+        if self.stream is None:
+            sequences = _tokenize("train", self.train, tokenizer, config, log)
+            train = in_memory_batches(sequences, shuffle=True, seed=config.seed, repeat=bool(config.steps_per_epoch),
+                                      **common)
+            steps = config.steps_per_epoch or num_batches(train)
+        else:
+            sequences = _tokenize(f"train (a sample of {len(self.tokenizer_texts):,})", self.tokenizer_texts,
+                                  tokenizer, config, log)
+            train = streamed_batches(self.stream, buffer_size=SHUFFLE_BUFFER, seed=config.seed, **common)
+            steps = config.steps_per_epoch or math.ceil(self.num_train / config.batch_size)
+        validation = in_memory_batches(_tokenize("validation", self.validation, tokenizer, config, log),
+                                       shuffle=False, **common)
+        return train, validation, steps, sequences
+
+    def _pair_batches(self, tokenizer, config, log):
+        """`batches` for the contrastive objective: `hypertext.data.pairs.PairBatches`, each text with a positive.
+        WordNet texts are paired within their synset of the same split when `synset_positives`; the others with a
+        noisy view of themselves. In memory only."""
+        from hypertext.data.pairs import PairBatches, as_tf_dataset, wordnet_synset_groups
+
+        if self.train is None:  # streamed
+            raise ValueError(f"`contrastive_weight` > 0 needs a corpus that fits in memory (at most "
+                             f"{IN_MEMORY_TEXTS:,} training texts). Received: corpus={self.corpus!r}, about "
+                             f"{self.num_train:,} training texts")
+        use_synsets = config.synset_positives and "wordnet" in self.corpus.split("+")
+        common = dict(batch_size=config.batch_size, max_length=config.max_length,
+                      length_multiple=2 ** config.num_stages, positive_drop=config.positive_drop, seed=config.seed)
+        sequences = _tokenize("train", self.train, tokenizer, config, log)
+        train = PairBatches(sequences, wordnet_synset_groups(self.train, "train") if use_synsets else None,
+                            paired_repeats=config.paired_repeats, steps_per_epoch=config.steps_per_epoch or None,
+                            **common)
+        validation = PairBatches(_tokenize("validation", self.validation, tokenizer, config, log),
+                                 wordnet_synset_groups(self.validation, "validation") if use_synsets else None,
+                                 shuffle=False, **common)
+        log(f"contrastive: {train.num_paired:,} of {len(sequences):,} training texts have a same-meaning partner "
+            "(the others are paired with a noisy view of themselves)")
+        steps = len(train)
+        if keras.backend.backend() == "tensorflow":
+            train, validation = as_tf_dataset(train), as_tf_dataset(validation)
+        return train, validation, steps, sequences
+
+
+def read_corpus(corpus, config, text_key="text", errors="strict", log=print):
+    """Reads what a run needs of `corpus` before training (see the module's docstring): one pass over a local
+    corpus's training split, the first `VALIDATION_TEXTS` validation texts. Returns a `CorpusData`."""
+    if is_streamable(corpus):
+        stream = TextStream(corpus, "train", errors=errors)
+        # One pass over every split, without hashing each line: a sample of all texts, of which about 90% train.
+        sample = Reservoir(math.ceil(config.tokenizer_sentences / TRAIN_SHARE), seed=config.seed)
+        for labelled in stream.labelled():
+            sample.add(labelled)
+        stats = dict(stream.stats)
+        if sample.count <= IN_MEMORY_TEXTS:
+            train = load_texts(corpus, "train", errors=errors)  # a second, short read
+            stream, num_train, tokenizer_texts = None, len(train), train
+        else:
+            train = None
+            tokenizer_texts = [text for text, split in sample.items if (split or split_of(text)) == "train"]
+            num_train = round(sample.count * len(tokenizer_texts) / len(sample.items))
+            tokenizer_texts = tokenizer_texts[:config.tokenizer_sentences]
+    validation = load_texts(corpus, "validation", text_key=text_key, errors=errors, limit=VALIDATION_TEXTS)
+    how = ("in memory" if train is not None else
+           f"estimated from a sample; streamed; tokenizer and IDF from a sample of {len(tokenizer_texts):,}")
+    log(f"corpus {corpus!r} train: {'' if train is not None else 'about '}{num_train:,} texts ({how})"
+        + "".join(f", {v:,} {k.replace('_', ' ')}" for k, v in stats.items() if v))
+    log(f"corpus {corpus!r} validation: {len(validation):,} texts"
+        + (f" (the first {VALIDATION_TEXTS:,})" if len(validation) == VALIDATION_TEXTS else ""))
+    if not num_train:
+        raise ValueError(f"Corpus {corpus!r} has no training texts: it is empty, or every line is blank.")
+    if not validation:
+        raise ValueError(f"Corpus {corpus!r} has no validation texts; it needs at least ~20 non-empty lines.")
+    return CorpusData(corpus, train, stream, num_train, tokenizer_texts, validation, stats)
+
+
+def _tokenize(name, texts, tokenizer, config, log):
+    ids, truncated = encode_ragged(texts, tokenizer, config.max_length)
+    if truncated:
+        log(f"{name}: {truncated:,} of {len(texts):,} texts are longer than max_length={config.max_length} pieces "
+            "and were truncated")
+    return ids
+
+
+def in_memory_batches(sequences, **kwargs):
+    """`make_dataset(sequences, **kwargs)` (tf.data) on TensorFlow, `make_batches` (NumPy) on the other backends."""
+    return (make_dataset if keras.backend.backend() == "tensorflow" else make_batches)(sequences, **kwargs)
+
+
+def num_batches(batches):
+    """The batches of one pass of what `in_memory_batches` made."""
+    return int(batches.cardinality()) if keras.backend.backend() == "tensorflow" else batches.num_batches
+
+
+def streamed_batches(texts, **kwargs):
+    """`stream_batches(texts, **kwargs)` for `model.fit`: the generator on JAX and PyTorch; on TensorFlow a
+    `tf.data.Dataset.from_generator` with batches of any length (Keras would fix the length of every batch to that
+    of the first two)."""
+    if keras.backend.backend() != "tensorflow":
+        return stream_batches(texts, **kwargs)
+    import tensorflow as tf
+
+    signature = (tf.TensorSpec((None, None), tf.int32),) * 2 + (tf.TensorSpec((None, None), tf.float32),)
+    return tf.data.Dataset.from_generator(lambda: stream_batches(texts, **kwargs),
+                                          output_signature=signature).prefetch(2)
