@@ -41,13 +41,11 @@ from keras import ops  # noqa: E402
 
 from hypertext.configs import apply_overrides, get_config  # noqa: E402
 from hypertext.data import wordnet  # noqa: E402
-from hypertext.data.input_pipeline import encode_ragged  # noqa: E402
+from hypertext.data.input_pipeline import encode_ragged, make_batches  # noqa: E402
 from hypertext.evaluation import reconstruction_metrics  # noqa: E402
 from hypertext.layers import PerSampleConv1D  # noqa: E402
-from hypertext.lengths import group_by_length, pad_batch  # noqa: E402
 from hypertext.models import TextAutoencoder  # noqa: E402
 from hypertext.tokenizers import SentencePieceTokenizer  # noqa: E402
-from hypertext.tokenizers.sentencepiece_tokenizer import PAD_ID  # noqa: E402
 from hypertext.training import compile_model  # noqa: E402
 from timing import compare_fwd_and_fwd_bwd, device_description, parse_shapes, print_table  # noqa: E402
 
@@ -174,30 +172,6 @@ def part_b(args):
 
 
 # ---- c) time to a held-out BLEU target ------------------------------------------------------------------------------
-def bucketed_batches(sequences, batch_size, length_multiple, max_length, seed):
-    """Endless `(ids, ids, sample_weights)` training batches from token-id `sequences` (eos-terminated, at most
-    `max_length` ids each), without TensorFlow.
-
-    Each pass reshuffles the texts (seeded) and groups them by length bucket (`hypertext.lengths.group_by_length`);
-    every batch holds `batch_size` texts of one bucket padded to its length, and the batches of all buckets come in a
-    shuffled order. A bucket's last, smaller batch is left out of that pass (its texts come round in later passes),
-    so there is one batch shape per bucket and the JIT compiles each once. The weights are 1 on real ids, 0 on pads.
-    """
-    lengths = np.asarray([len(s) for s in sequences])
-    rng = np.random.default_rng(seed)
-    while True:
-        order = rng.permutation(len(sequences))
-        batches = [(order[rows], length) for rows, length in
-                   group_by_length(lengths[order], batch_size, length_multiple, max_length) if len(rows) == batch_size]
-        if not batches:
-            raise ValueError(f"No length bucket holds `batch_size`={batch_size} texts. Received {len(sequences)} "
-                             "texts.")
-        for b in rng.permutation(len(batches)):
-            rows, length = batches[b]
-            ids = pad_batch([sequences[i] for i in rows], length)
-            yield ids, ids, (ids != PAD_ID).astype("float32")
-
-
 class BleuTarget(keras.callbacks.Callback):
     """At every epoch's end (every `--eval-every` steps) scores full-text BLEU on the validation subset, keeps the
     training time spent so far (evaluations excluded), and stops at the target or when the time is up."""
@@ -255,7 +229,9 @@ def part_c(args):
           f"{len(val_texts)} held-out validation texts; learning-rate schedule over {total_steps:,} steps; "
           f"tokenizer and tokenization {setup_seconds:.1f} s", flush=True)
     target = BleuTarget(val_texts, val_pieces, args.target, args.max_minutes * 60)
-    batches = bucketed_batches(train_ids, config.batch_size, model.length_multiple, config.max_length, config.seed)
+    # Full batches only (drop_remainder), so there is one batch shape per length bucket and the JIT compiles each once.
+    batches = make_batches(train_ids, tokenizer, config.max_length, config.batch_size, shuffle=True, seed=config.seed,
+                           repeat=True, drop_remainder=True, length_multiple=model.length_multiple)
     model.fit(batches, steps_per_epoch=args.eval_every, epochs=max(1, total_steps // args.eval_every), shuffle=False,
               verbose=0,
               callbacks=[target])
