@@ -67,7 +67,6 @@ def test_two_processes_train_one_model(corpus, tmp_path):
     assert "tokenizer: trained 512 pieces" in log1 and "(not saved: process 0 saves it)" in log1
     assert not os.path.exists(other)
     assert os.path.isfile(os.path.join(chief, "model.keras"))
-    assert [name for name in os.listdir(tmp_path) if name != "run"] == ["process1"] or not os.path.exists(other)
     assert sorted(os.listdir(chief)) == ["backup", "config.json", "curves.png", "history.csv", "logs",
                                          "metrics.json", "model.keras", "tokenizer.model"]
     assert _epochs(chief) == ["0", "1"]
@@ -78,7 +77,8 @@ def test_kill_one_process_then_resume(corpus, tmp_path):
     """kill -9 of process 1 mid-run: process 0 exits with a clear error well within 3 minutes; both restarted with
     --resume go on from the last backup, and history.csv lists every epoch once."""
     out = str(tmp_path / "run")  # one folder for both, as on a shared filesystem
-    procs = _launch(corpus, [out, out], "--epochs", "4", "--steps-per-epoch", "4")
+    schedule = ("--epochs", "4", "--steps-per-epoch", "4")
+    procs = _launch(corpus, [out, out], *schedule)
     backup = os.path.join(out, "backup", "epoch-00001")
     deadline = time.time() + 900
     while not os.path.isdir(backup):
@@ -97,7 +97,7 @@ def test_kill_one_process_then_resume(corpus, tmp_path):
     done = int(sorted(os.listdir(os.path.join(out, "backup")))[-1].split("-")[1])
     assert 1 <= done < 4
 
-    (rc0, log0), (rc1, log1) = _finish(_launch(corpus, [out, out], "--resume"))
+    (rc0, log0), (rc1, log1) = _finish(_launch(corpus, [out, out], *schedule, "--resume"))
     assert rc0 == 0, log0[-3000:]
     assert rc1 == 0, log1[-3000:]
     assert f"resume: restored the backup after epoch {done}" in log0
