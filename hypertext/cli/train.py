@@ -6,10 +6,14 @@
     hypertext-train --output runs/mine --resume        # continue an interrupted run
     hypertext-train --set hyper=false --output runs/plain   # the plain-Conv1D ablation twin
     hypertext-train --config wordnet --init-from wordnet --set contrastive_weight=1 --output runs/enc  # fine-tune
+    hypertext-train --distribute mirrored              # data parallel over this machine's GPUs
+    KERAS_BACKEND=jax hypertext-train --distribute mirrored --cpu-devices 2   # try it on a CPU
 
 Writes to --output: model.keras (best validation loss, tokenizer inside, no optimizer state), backup/ (for
 --resume, with the optimizer state), history.csv, logs/ (TensorBoard), curves.png, config.json, tokenizer.model.
-Then evaluates the best model on the validation split.
+Then evaluates the best model on the validation split. With --distribute multi-worker (JAX; one process per machine
+or GPU group, set up by KERAS_DISTRIBUTION_JOB_ADDRESSES, KERAS_DISTRIBUTION_NUM_PROCESSES and
+KERAS_DISTRIBUTION_PROCESS_ID) only process 0 writes to --output and evaluates.
 """
 
 import argparse
@@ -41,6 +45,12 @@ def parse_args(argv=None, prog=PROG):
                    help="override any field of hypertext/configs.py, e.g. --set latent_dim=512 (repeatable)")
     p.add_argument("--mixed-precision", action="store_true", help="float16 (TF) / bfloat16 (JAX, torch) compute")
     p.add_argument("--jit", action="store_true", help="compile the train step with XLA (jit_compile=True)")
+    p.add_argument("--distribute", default="none", choices=["none", "mirrored", "multi-worker"],
+                   help="none: one device; mirrored: data parallel over this machine's devices (TF or JAX); "
+                        "multi-worker: several processes or machines (JAX), from Keras' KERAS_DISTRIBUTION_* "
+                        "environment variables. The global batch stays --batch-size")
+    p.add_argument("--cpu-devices", type=int, metavar="N",
+                   help="split the CPU into N logical devices (TF or JAX), e.g. to try --distribute mirrored")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --output from its last backup, with its settings (flags override them)")
     p.add_argument("--init-from", metavar="CHECKPOINT",
@@ -77,8 +87,12 @@ def main(argv=None, prog=PROG):
         best = training.train(corpus, args.output, config, text_key=text_key, resume=args.resume,
                               jit_compile=args.jit, mixed_precision=args.mixed_precision,
                               encoding_errors=args.encoding_errors, verbose=args.verbose,
+                              distribute=args.distribute, cpu_devices=args.cpu_devices,
                               init_from=args.init_from)
         train_seconds = time.time() - start
+        if args.distribute == "multi-worker" and int(os.environ["KERAS_DISTRIBUTION_PROCESS_ID"]) != 0:
+            print(f"training done in {train_seconds:.1f}s; process 0 saves and evaluates {best}")
+            return 0
         model = saving.load(best)
         from hypertext.data import load_texts
 
@@ -91,6 +105,12 @@ def main(argv=None, prog=PROG):
         return 2
     except training.TrainingError as e:
         print(f"{prog}: training stopped: {e}", file=sys.stderr)
+        if args.distribute == "multi-worker":
+            # The other processes are gone or stopping; JAX's exit handler would wait for them at a shutdown barrier
+            # until its heartbeat timeout and then abort. Leave now, with the error above as the last word.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(3)
         return 3
     metrics["train_seconds"] = round(train_seconds, 1)
     print(f"validation metrics of {best}:")

@@ -6,6 +6,7 @@ optimizer state; the backup folder holds the weights *and* the optimizer state (
 only a resume needs.
 """
 
+import contextlib
 import glob
 import json
 import math
@@ -24,20 +25,25 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
     resume), through a temporary file and a rename, so an interrupted save never leaves a half-written file.
 
     The file holds a lean copy of the model (`hypertext.saving.lean_copy`): no optimizer state, which is a third of
-    a compiled model's file with Adam and which only `--resume` needs (it reads it from the backup)."""
+    a compiled model's file with Adam and which only `--resume` needs (it reads it from the backup).
 
-    def __init__(self, path, monitor="val_loss", best=math.inf):
+    `context` (a function returning a context manager) wraps each save: a multi-worker run's chief saves outside
+    the distribution (`Distributed.local`)."""
+
+    def __init__(self, path, monitor="val_loss", best=math.inf, context=contextlib.nullcontext):
         super().__init__()
         self.path = path
         self.monitor = monitor
         self.best = best
+        self.context = context
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None or not value < self.best:
             return
         self.best = float(value)
-        save_model_atomically(lean_copy(self.model), self.path)
+        with self.context():
+            save_model_atomically(lean_copy(self.model), self.path)
 
 
 class RunBackup(keras.callbacks.Callback):
@@ -53,16 +59,22 @@ class RunBackup(keras.callbacks.Callback):
         directory: the backup folder.
         history_csv: the CSV file that mirrors the history.
         history: the rows of the epochs before a resume (from `restore_backup`).
+        context: a function returning a context manager that wraps each backup (as in `AtomicBestCheckpoint`).
     """
 
-    def __init__(self, directory, history_csv, history=()):
+    def __init__(self, directory, history_csv, history=(), context=contextlib.nullcontext):
         super().__init__()
         self.directory = directory
         self.history_csv = history_csv
         self.history = list(history)
+        self.context = context
 
     def on_epoch_end(self, epoch, logs=None):
         self.history.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        with self.context():
+            self._write(epoch)
+
+    def _write(self, epoch):
         os.makedirs(self.directory, exist_ok=True)
         tmp = os.path.join(self.directory, f"{TMP_PREFIX}epoch-{epoch + 1:05d}")
         shutil.rmtree(tmp, ignore_errors=True)

@@ -59,8 +59,12 @@ class CorpusData:
     validation: Texts
     stats: dict
 
-    def batches(self, tokenizer, config, log=print):
+    def batches(self, tokenizer, config, log=print, distributed=False):
         """`(train_input, validation_input, steps_per_epoch, idf_sequences)` for `model.fit`.
+
+        `distributed`: full batches only, so that each splits evenly over the replicas: tf.data batches (which
+        `keras.distribution` and `tf.distribute` shard) without each length bucket's short last batch; in-memory
+        corpora only, without the contrastive objective.
 
         `idf_sequences` are the token ids the bag-of-tokens IDF is counted on: the whole training split in memory,
         the tokenized reservoir sample when streamed. A streamed full-pass epoch (`steps_per_epoch=0`) is
@@ -68,20 +72,30 @@ class CorpusData:
         multiple = 2 ** config.num_stages
         common = dict(tokenizer=tokenizer, max_length=config.max_length, batch_size=config.batch_size,
                       length_multiple=multiple)
+        if distributed and (self.train is None or config.contrastive_weight > 0):
+            raise ValueError("A distributed run needs a corpus that fits in memory and `contrastive_weight` 0. "
+                             f"Received: corpus={self.corpus!r} ({'streamed' if self.train is None else 'in memory'}),"
+                             f" contrastive_weight={config.contrastive_weight}")
         if config.contrastive_weight > 0:
             return self._pair_batches(tokenizer, config, log)
+        if distributed:
+            common.update(drop_remainder=True, tf_data=True)
         if self.stream is None:
             sequences = _tokenize("train", self.train, tokenizer, config, log)
             train = in_memory_batches(sequences, shuffle=True, seed=config.seed, repeat=bool(config.steps_per_epoch),
                                       **common)
             steps = config.steps_per_epoch or num_batches(train)
+            if distributed:
+                _log_left_out("train", sequences, train, config, log)
         else:
             sequences = _tokenize(f"train (a sample of {len(self.tokenizer_texts):,})", self.tokenizer_texts,
                                   tokenizer, config, log)
             train = streamed_batches(self.stream, buffer_size=SHUFFLE_BUFFER, seed=config.seed, **common)
             steps = config.steps_per_epoch or math.ceil(self.num_train / config.batch_size)
-        validation = in_memory_batches(_tokenize("validation", self.validation, tokenizer, config, log),
-                                       shuffle=False, **common)
+        validation_ids = _tokenize("validation", self.validation, tokenizer, config, log)
+        validation = in_memory_batches(validation_ids, shuffle=False, **common)
+        if distributed:
+            _log_left_out("validation", validation_ids, validation, config, log)
         return train, validation, steps, sequences
 
     def _pair_batches(self, tokenizer, config, log):
@@ -152,14 +166,25 @@ def _tokenize(name, texts, tokenizer, config, log):
     return ids
 
 
-def in_memory_batches(sequences, **kwargs):
-    """`make_dataset(sequences, **kwargs)` (tf.data) on TensorFlow, `make_batches` (NumPy) on the other backends."""
-    return (make_dataset if keras.backend.backend() == "tensorflow" else make_batches)(sequences, **kwargs)
+def in_memory_batches(sequences, tf_data=None, **kwargs):
+    """`make_dataset(sequences, **kwargs)` (tf.data) on TensorFlow or with `tf_data=True`, else `make_batches`
+    (NumPy)."""
+    tf_data = keras.backend.backend() == "tensorflow" if tf_data is None else tf_data
+    return (make_dataset if tf_data else make_batches)(sequences, **kwargs)
 
 
 def num_batches(batches):
     """The batches of one pass of what `in_memory_batches` made."""
-    return int(batches.cardinality()) if keras.backend.backend() == "tensorflow" else batches.num_batches
+    return batches.num_batches if isinstance(batches, keras.utils.PyDataset) else int(batches.cardinality())
+
+
+def _log_left_out(name, sequences, batches, config, log):
+    """Says how many texts a distributed run leaves out of each pass (the short batches it drops)."""
+    used = num_batches(batches) * config.batch_size
+    if 0 < used < len(sequences):
+        log(f"{name}: {used:,} of {len(sequences):,} texts per pass, in full batches of {config.batch_size} that split "
+            f"evenly over the replicas ({len(sequences) - used:,} left out: the short last batch of each length bucket"
+            + (", a different draw every epoch)" if name == "train" else ")"))
 
 
 def streamed_batches(texts, **kwargs):

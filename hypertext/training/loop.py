@@ -8,6 +8,7 @@ same name, so `hypertext.training.train` is always the function.)
 import math
 import os
 import time
+import warnings
 
 import keras
 
@@ -18,8 +19,8 @@ from hypertext.models import TextAutoencoder
 from hypertext.saving import VERSION_KEY
 from hypertext.tokenizers import SentencePieceTokenizer
 from hypertext.training.callbacks import AtomicBestCheckpoint, RunBackup, StopOnNonFiniteLoss, restore_backup
-from hypertext.training.distribution import distribution_strategy_scope
-from hypertext.training.errors import TrainingError
+from hypertext.training.distribution import setup_distribution
+from hypertext.training.errors import OutputDirError, TrainingError
 from hypertext.training.inputs import has_tensorflow, read_corpus
 from hypertext.training.plots import plot_curves
 from hypertext.training.run_dir import (BACKUP_DIR, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, TOKENIZER_FILE,
@@ -50,9 +51,11 @@ def compile_model(model, config, total_steps, jit_compile=False):
     return model
 
 
-def get_tokenizer(output, train_texts, config, log=print, init_model=None):
+def get_tokenizer(output, train_texts, config, log=print, init_model=None, save=True):
     """Loads `output/tokenizer.model` when it exists (a resumed run), else takes `init_model`'s tokenizer (a warm
-    start) or trains one, and saves it there."""
+    start) or trains one and, with `save`, saves it there. (The trainer is seeded and single-threaded: the same texts
+    and config give the same tokenizer, which is how the processes of a multi-worker run other than the chief get the
+    chief's without writing it.)"""
     path = os.path.join(output, TOKENIZER_FILE)
     if os.path.isfile(path):
         log(f"tokenizer: loaded {path}")
@@ -64,10 +67,12 @@ def get_tokenizer(output, train_texts, config, log=print, init_model=None):
         tokenizer = SentencePieceTokenizer.from_texts(train_texts, vocab_size=config.vocab_size,
                                                       max_training_sentences=config.tokenizer_sentences,
                                                       seed=config.seed)
-    with open(path + ".tmp", "wb") as f:
-        f.write(tokenizer.proto)
-    os.replace(path + ".tmp", path)
-    log(f"tokenizer: trained {tokenizer.vocab_size} pieces in {time.time() - start:.1f}s -> {path}")
+    if save:
+        with open(path + ".tmp", "wb") as f:
+            f.write(tokenizer.proto)
+        os.replace(path + ".tmp", path)
+    log(f"tokenizer: {'from init_from' if init_model is not None else 'trained'} {tokenizer.vocab_size} pieces in "
+        f"{time.time() - start:.1f}s" + (f" -> {path}" if save else " (not saved: process 0 saves it)"))
     return tokenizer
 
 
@@ -103,34 +108,66 @@ def warm_start(model, source):
     return len(pairs)
 
 
+def _check_visible_run(output):
+    """A multi-worker process other than the chief resumes from the chief's files: it must see them."""
+    if not os.path.isdir(os.path.join(output, BACKUP_DIR)):
+        raise OutputDirError(f"--resume: this process cannot see the run's backup in {output!r}. Every process of a "
+                             "multi-worker run reads it: put --output on a shared filesystem, or copy the run folder "
+                             "to the same path on every machine.")
+
+
 def train(corpus="wordnet", output="runs/default", config=None, text_key="text", resume=False, jit_compile=False,
-          mixed_precision=False, encoding_errors="strict", verbose=1, log=print, init_from=None):
+          mixed_precision=False, encoding_errors="strict", verbose=1, log=print, distribute="none",
+          cpu_devices=None, init_from=None):
     """Trains (or resumes) a TextAutoencoder and writes everything to `output`. Returns the best model's path.
 
-    `init_from`: a checkpoint path or preset name to start from (fine-tuning, e.g. with new objectives): its weights
-    and tokenizer, with the schedule and objectives of `config`. Its architecture fields must match `config`'s.
+    Args:
+        distribute: "none" (one device), "mirrored" (data parallel over this machine's devices) or "multi-worker"
+            (several processes, JAX; from Keras' environment variables): see `hypertext.training.distribution`.
+            The global batch stays `config.batch_size` and must split evenly over the replicas. A distributed run
+            drops each length bucket's short last batch, so every batch splits evenly (with `steps_per_epoch`
+            there are none). In a multi-worker run only process 0 writes into `output`; call `train` first thing
+            in each process, and once.
+        cpu_devices: None, or split the CPU into this many logical devices before the backend starts (to try
+            `distribute="mirrored"` without accelerators).
+        init_from: a checkpoint path or preset name to start from (fine-tuning, e.g. with new objectives): its
+            weights and tokenizer, with the schedule and objectives of `config`. Its architecture fields must match
+            `config`'s.
 
     Raises:
         ValueError (OutputDirError included): bad settings, corpus or output folder; raised before training starts.
-        TrainingError: a non-finite loss, or a checkpoint that could not be written. What was saved is kept.
+        TrainingError: a non-finite loss, a checkpoint that could not be written, or a multi-worker run whose
+            processes lost each other. What was saved is kept.
     """
     config = configs.validate(config or configs.get_config("small"))
-    prepare_output_dir(output, resume)
-    remove_stale_temporary_files(output)
+    dist = setup_distribution(distribute, cpu_devices, config.batch_size)
+    if dist.is_chief:
+        prepare_output_dir(output, resume)
+        remove_stale_temporary_files(output)
+    elif resume:
+        _check_visible_run(output)
     keras.utils.set_random_seed(config.seed)
     if mixed_precision:
         keras.mixed_precision.set_global_policy(
             "mixed_bfloat16" if keras.backend.backend() != "tensorflow" else "mixed_float16")
 
     log(f"backend: {device_description()}")
+    if dist.strategy != "none":
+        log(f"distribute: {dist.strategy}, {dist.num_replicas} replicas, global batch {config.batch_size}"
+            + (f"; process {dist.process_id} of {dist.num_processes}" if dist.num_processes > 1 else ""))
     data = read_corpus(corpus, config, text_key=text_key, errors=encoding_errors, log=log)
     init_model = load_init_model(init_from, config) if init_from and not resume else None
-    tokenizer = get_tokenizer(output, data.tokenizer_texts, config, log, init_model)
+    tokenizer = get_tokenizer(output, data.tokenizer_texts, config, log, init_model, save=dist.is_chief)
+    dist.check_same_everywhere(tokenizer.proto, "tokenizer")
     # Batches are bucketed by length (one padded length per bucket, a multiple of 2**num_stages), so a batch of
     # short texts costs a fraction of a batch of long ones. With the contrastive loss, each text comes with a positive.
-    train_ds, val_ds, steps_per_epoch, idf_ids = data.batches(tokenizer, config, log)
+    # A distributed run gets full batches only (each splits evenly over the replicas and processes).
+    train_ds, val_ds, steps_per_epoch, idf_ids = data.batches(tokenizer, config, log,
+                                                              distributed=dist.strategy != "none")
 
-    with distribution_strategy_scope():
+    best = os.path.join(output, MODEL_FILE)
+    history_csv = os.path.join(output, HISTORY_FILE)
+    with dist.scope():
         model = TextAutoencoder(config, tokenizer,
                                 metadata={"corpus": corpus, "text_key": text_key, VERSION_KEY: __version__})
         model.build()
@@ -139,39 +176,64 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
             log(f"init_from: copied {warm_start(model, init_model)} of {len(model.weights)} weights from {init_from!r}")
         if config.bow_weight > 0 and config.bow_idf:
             model.set_bag_of_tokens_idf(idf_ids)  # a resumed run restores the same values from its backup
-    kind = "hyper" if config.hyper else "plain Conv1D ablation"
-    if model.bow_head is not None:
-        kind += f"; {model.bow_head.count_params():,} of them in the training-only bag-of-tokens head"
-    log(f"model: {model.count_params():,} parameters ({kind})")
+        kind = "hyper" if config.hyper else "plain Conv1D ablation"
+        if model.bow_head is not None:
+            kind += f"; {model.bow_head.count_params():,} of them in the training-only bag-of-tokens head"
+        log(f"model: {model.count_params():,} parameters ({kind})")
 
-    best = os.path.join(output, MODEL_FILE)
-    backup_dir = os.path.join(output, BACKUP_DIR)
-    epochs_done, history = restore_backup(model, backup_dir) if resume else (0, [])
-    if resume:
-        log(f"resume: restored the backup after epoch {epochs_done} (optimizer step "
-            f"{int(model.optimizer.iterations):,}); continuing with epoch {epochs_done + 1} of {config.epochs}")
-    write_json_atomically(os.path.join(output, CONFIG_FILE), {
-        "corpus": corpus, "text_key": text_key, "backend": keras.backend.backend(), "jit_compile": jit_compile,
-        "mixed_precision": mixed_precision, **config.to_dict()})
-    history_csv = os.path.join(output, HISTORY_FILE)
-    write_history_csv(history_csv, history)  # drops rows of epochs that the backup does not hold
-    callbacks = [
-        StopOnNonFiniteLoss(best),
-        AtomicBestCheckpoint(best, best=min((row["val_loss"] for row in history
-                                             if math.isfinite(row.get("val_loss", math.nan))), default=math.inf)),
-        # Kept after a finished run too, so `--resume --epochs N` can extend it.
-        RunBackup(backup_dir, history_csv, history),
-    ]
-    if has_tensorflow():  # Keras' TensorBoard callback writes with tf.summary
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(output, "logs"), write_graph=False, profile_batch=0))
-    else:
-        log("TensorBoard logs: skipped (they need TensorFlow, which is not installed)")
-    if epochs_done < config.epochs:
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=epochs_done,
-                  shuffle=False,  # the input pipeline shuffles, seeded; Keras would only warn
-                  steps_per_epoch=steps_per_epoch if config.steps_per_epoch or data.stream is not None else None,
-                  callbacks=callbacks, verbose=verbose)
-    if not os.path.isfile(best):
-        raise TrainingError("Training produced no checkpoint: the validation loss was never finite.")
-    plot_curves(history_csv, os.path.join(output, "curves.png"))
+        backup_dir = os.path.join(output, BACKUP_DIR)
+        epochs_done, history = restore_backup(model, backup_dir) if resume else (0, [])
+        if resume:
+            log(f"resume: restored the backup after epoch {epochs_done} (optimizer step "
+                f"{int(model.optimizer.iterations):,}); continuing with epoch {epochs_done + 1} of {config.epochs}")
+        callbacks = [StopOnNonFiniteLoss(best)]
+        if dist.is_chief:
+            write_json_atomically(os.path.join(output, CONFIG_FILE), {
+                "corpus": corpus, "text_key": text_key, "backend": keras.backend.backend(), "strategy": dist.strategy,
+                "num_replicas": dist.num_replicas, "num_processes": dist.num_processes, "jit_compile": jit_compile,
+                "mixed_precision": mixed_precision, **config.to_dict()})
+            write_history_csv(history_csv, history)  # drops rows of epochs that the backup does not hold
+            callbacks += [
+                AtomicBestCheckpoint(best, best=min((row["val_loss"] for row in history
+                                                     if math.isfinite(row.get("val_loss", math.nan))),
+                                                    default=math.inf), context=dist.local),
+                # Kept after a finished run too, so `--resume --epochs N` can extend it.
+                RunBackup(backup_dir, history_csv, history, context=dist.local),
+            ]
+            if has_tensorflow():  # Keras' TensorBoard callback writes with tf.summary
+                callbacks.append(keras.callbacks.TensorBoard(os.path.join(output, "logs"), write_graph=False,
+                                                             profile_batch=0))
+            else:
+                log("TensorBoard logs: skipped (they need TensorFlow, which is not installed)")
+        if epochs_done < config.epochs:
+            _fit(model, dist, train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=epochs_done,
+                 shuffle=False,  # the input pipeline shuffles, seeded; Keras would only warn
+                 steps_per_epoch=steps_per_epoch if config.steps_per_epoch or data.stream is not None else None,
+                 callbacks=callbacks, verbose=verbose)
+    dist.finish()
+    if dist.is_chief:
+        if not os.path.isfile(best):
+            raise TrainingError("Training produced no checkpoint: the validation loss was never finite.")
+        plot_curves(history_csv, os.path.join(output, "curves.png"))
     return best
+
+
+def _fit(model, dist, *args, **kwargs):
+    """`model.fit`; in a multi-worker run, a collective that fails (another process died) becomes a TrainingError."""
+    if dist.strategy != "multi-worker":
+        return model.fit(*args, **kwargs)
+    import jax
+
+    with warnings.catch_warnings():
+        # Keras shards each global batch between the processes (rebatch + shard), after which tf.data no longer
+        # knows the number of batches: Keras then finds the end of every pass by running out, and warns each time.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        try:
+            return model.fit(*args, **kwargs)
+        except (jax.errors.JaxRuntimeError, ValueError) as e:
+            if not any(word in str(e) for word in ("Gloo", "NCCL", "coordination", "Connection", "heartbeat")):
+                raise
+            raise TrainingError(
+                f"Process {dist.process_id} of the multi-worker run lost the others: a process probably died. "
+                f"The last backup in the run folder is kept; restart every process with --resume. "
+                f"(JAX said: {str(e).strip().splitlines()[0]})") from None
