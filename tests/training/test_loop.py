@@ -62,3 +62,17 @@ def test_train_init_from_a_checkpoint_with_the_contrastive_objective(tiny_config
 
     model = hypertext.load(best)
     assert model.tokenizer.proto == source.tokenizer.proto  # the checkpoint's tokenizer, not a new one
+
+
+def test_distributed_batches_refuse_the_contrastive_objective(tiny_config, tiny_tokenizer, corpus, tmp_path):
+    from hypertext.training.inputs import read_corpus
+
+    text_file = tmp_path / "corpus.txt"
+    text_file.write_text("\n".join(corpus[:300]) + "\n")
+    data = read_corpus(str(text_file), tiny_config, log=lambda *_: None)
+    with pytest.raises(ValueError, match="A distributed run needs a corpus that fits in memory and "
+                                         "`contrastive_weight` 0. Received: .*contrastive_weight=1.0"):
+        data.batches(tiny_tokenizer, tiny_config.replace(contrastive_weight=1.0), distributed=True)
+    train, _, steps, _ = data.batches(tiny_tokenizer, tiny_config.replace(batch_size=8), distributed=True)
+    batch_sizes = {int(x.shape[0]) for x, _, _ in train.take(steps)}
+    assert batch_sizes == {8}  # full batches only: each splits evenly over the replicas
