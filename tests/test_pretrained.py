@@ -13,10 +13,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECKPOINT = os.path.join(ROOT, "data", "pretrained", "hypertext-wordnet.keras")
 
 
-def readme_example():
-    """The Python block of the README's "Pretrained checkpoint" section."""
+def readme_example(after="## Pretrained checkpoint"):
+    """The first Python block of the README after the line `after`."""
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        section = f.read().split("## Pretrained checkpoint", 1)[1]
+        section = f.read().split(after, 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
@@ -41,3 +41,13 @@ def test_checkpoint_size_and_contents():
     assert config["hyper"] is True and config["max_length"] >= 128
     assert config["bow_weight"] == 0  # exported without the training-only head
     assert os.path.samefile(hypertext.pretrained.preset_path("wordnet"), CHECKPOINT)
+
+
+def test_the_readme_retrieval_example_finds_the_right_documents():
+    """The README's small search ("Vectors: what they are for"): each query's best document is the one it
+    paraphrases, by cosine of `encode(normalize=True)` vectors."""
+    namespace = {"model": hypertext.load("wordnet")}
+    exec(compile(readme_example("**Vectors: what they are for.**"), "README.md", "exec"), namespace)
+    scores = namespace["scores"]
+    np.testing.assert_array_equal(scores.argmax(axis=1), [1, 3])
+    assert (np.sort(scores, axis=1)[:, -1] - np.sort(scores, axis=1)[:, -2] > 0.2).all()  # by a clear margin
