@@ -24,3 +24,20 @@ def _reset_keras_state():
 
 def backend():
     return keras.backend.backend()
+
+
+def write_corpus_file(tmp_path_factory, count):
+    """A .txt corpus of the first `count` WordNet validation texts, for the command-line tests; returns its path."""
+    from hypertext.data import load_texts
+
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(load_texts("wordnet", "validation")[:count]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def history_epochs(out):
+    """The epochs that a run folder's history.csv lists, in order."""
+    import csv
+
+    with open(os.path.join(out, "history.csv")) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]

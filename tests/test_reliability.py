@@ -3,7 +3,6 @@
 Every test runs the real `train.py` / `evaluate.py` (as subprocesses where a process must die) on the tiny config.
 """
 
-import csv
 import errno
 import hashlib
 import json
@@ -21,8 +20,8 @@ import pytest
 
 import hypertext
 from hypertext import training
-from hypertext.data import load_texts, wordnet
-from tests.conftest import backend
+from hypertext.data import wordnet
+from tests.conftest import backend, history_epochs, write_corpus_file
 from tests.test_cli import ROOT, run
 
 pytestmark = pytest.mark.skipif(backend() != "tensorflow", reason="the CLI tests run once, on TF")
@@ -32,19 +31,12 @@ TINY = ["--config", "tiny", "--set", "latent_dim=24", "--verbose", "0", "--eval-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
-    path.write_text("\n".join(load_texts("wordnet", "validation")[:600]) + "\n", encoding="utf-8")
-    return str(path)
+    return write_corpus_file(tmp_path_factory, 600)
 
 
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
-
-
-def history_epochs(out):
-    with open(os.path.join(out, "history.csv")) as f:
-        return [int(row["epoch"]) for row in csv.DictReader(f)]
 
 
 def backups(out):

@@ -2,7 +2,6 @@
 gloo collectives. Subprocesses on a tiny config; the kill-and-resume test runs only with HYPERTEXT_SLOW_TESTS=1 (it
 takes minutes on a 2-core CPU, most of it JAX compiling in both processes)."""
 
-import csv
 import os
 import signal
 import socket
@@ -12,8 +11,7 @@ import time
 
 import pytest
 
-from hypertext.data import load_texts
-from tests.conftest import backend
+from tests.conftest import backend, history_epochs, write_corpus_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 pytestmark = pytest.mark.skipif(backend() != "jax", reason="multi-worker training runs on JAX")
@@ -47,14 +45,7 @@ def _finish(procs, timeout=900):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
-    path.write_text("\n".join(load_texts("wordnet", "validation")[:800]) + "\n", encoding="utf-8")
-    return str(path)
-
-
-def _epochs(out):
-    with open(os.path.join(out, "history.csv")) as f:
-        return [row["epoch"] for row in csv.DictReader(f)]
+    return write_corpus_file(tmp_path_factory, 800)
 
 
 def test_two_processes_train_one_model(corpus, tmp_path):
@@ -69,7 +60,7 @@ def test_two_processes_train_one_model(corpus, tmp_path):
     assert os.path.isfile(os.path.join(chief, "model.keras"))
     assert sorted(os.listdir(chief)) == ["backup", "config.json", "curves.png", "history.csv", "logs",
                                          "metrics.json", "model.keras", "tokenizer.model"]
-    assert _epochs(chief) == ["0", "1"]
+    assert history_epochs(chief) == [0, 1]
 
 
 @pytest.mark.skipif(os.environ.get("HYPERTEXT_SLOW_TESTS") != "1", reason="minutes: set HYPERTEXT_SLOW_TESTS=1")
@@ -101,4 +92,4 @@ def test_kill_one_process_then_resume(corpus, tmp_path):
     assert rc0 == 0, log0[-3000:]
     assert rc1 == 0, log1[-3000:]
     assert f"resume: restored the backup after epoch {done}" in log0
-    assert _epochs(out) == ["0", "1", "2", "3"]
+    assert history_epochs(out) == [0, 1, 2, 3]
