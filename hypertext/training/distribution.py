@@ -148,6 +148,13 @@ def set_cpu_devices(count):
 
         if jax.config.jax_num_cpu_devices == count:
             return
+        # The logical devices share the cores: on a busy machine one device's thread can reach a collective long
+        # after the other's, past XLA's default 40 s, and XLA then aborts the process ("Termination timeout for
+        # all reduce ... exceeded", seen in CI). Wait up to 10 minutes instead. XLA reads the flag when JAX's CPU
+        # client starts, which is after this point when nothing has run yet.
+        flag = "--xla_cpu_collective_call_terminate_timeout_seconds"
+        if flag not in os.environ.get("XLA_FLAGS", ""):
+            os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}=600".strip()
         try:
             jax.config.update("jax_num_cpu_devices", count)
         except RuntimeError:
