@@ -59,12 +59,13 @@ class CorpusData:
     validation: Texts
     stats: dict
 
-    def batches(self, tokenizer, config, log=print, distributed=False):
+    def batches(self, tokenizer, config, log=print, distributed=False, processes=1):
         """`(train_input, validation_input, steps_per_epoch, idf_sequences)` for `model.fit`.
 
-        `distributed`: full batches only, so that each splits evenly over the replicas: tf.data batches (which
-        `keras.distribution` and `tf.distribute` shard) without each length bucket's short last batch; in-memory
-        corpora only, without the contrastive objective.
+        `distributed`: full batches only, so that each splits evenly over the replicas (each length bucket's short
+        last batch is dropped); in-memory corpora only, without the contrastive objective. With several
+        `processes` the batches come from tf.data, which `keras.distribution` shards per process (so TensorFlow
+        must be installed); on one machine they are the same batches as a single-device run's.
 
         `idf_sequences` are the token ids the bag-of-tokens IDF is counted on: the whole training split in memory,
         the tokenized reservoir sample when streamed. A streamed full-pass epoch (`steps_per_epoch=0`) is
@@ -79,7 +80,7 @@ class CorpusData:
         if config.contrastive_weight > 0:
             return self._pair_batches(tokenizer, config, log)
         if distributed:
-            common.update(drop_remainder=True, tf_data=True)
+            common.update(drop_remainder=True, tf_data=True if processes > 1 else None)
         if self.stream is None:
             sequences = _tokenize("train", self.train, tokenizer, config, log)
             train = in_memory_batches(sequences, shuffle=True, seed=config.seed, repeat=bool(config.steps_per_epoch),
@@ -180,7 +181,8 @@ def num_batches(batches):
 
 def _log_left_out(name, sequences, batches, config, log):
     """Says how many texts a distributed run leaves out of each pass (the short batches it drops)."""
-    used = num_batches(batches) * config.batch_size
+    count = num_batches(batches)  # None or -1 (infinite) for an endless stream, which leaves no text out
+    used = (count or 0) * config.batch_size
     if 0 < used < len(sequences):
         log(f"{name}: {used:,} of {len(sequences):,} texts per pass, in full batches of {config.batch_size} that split "
             f"evenly over the replicas ({len(sequences) - used:,} left out: the short last batch of each length bucket"

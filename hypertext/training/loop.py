@@ -163,7 +163,8 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
     # short texts costs a fraction of a batch of long ones. With the contrastive loss, each text comes with a positive.
     # A distributed run gets full batches only (each splits evenly over the replicas and processes).
     train_ds, val_ds, steps_per_epoch, idf_ids = data.batches(tokenizer, config, log,
-                                                              distributed=dist.strategy != "none")
+                                                              distributed=dist.strategy != "none",
+                                                              processes=dist.num_processes)
 
     best = os.path.join(output, MODEL_FILE)
     history_csv = os.path.join(output, HISTORY_FILE)
