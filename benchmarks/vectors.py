@@ -23,8 +23,6 @@ with PyTorch); without it, its row is skipped with a note. Report on `--split te
 """
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import sys
@@ -39,9 +37,8 @@ import numpy as np  # noqa: E402
 
 from hypertext import evaluation  # noqa: E402
 from hypertext.data import wordnet  # noqa: E402
+from hypertext.data.teacher import TEACHER as MINILM, load_teacher  # noqa: E402
 from timing import device_description, interleaved_median_seconds  # noqa: E402
-
-MINILM = "all-MiniLM-L6-v2"
 
 
 def cached(encode):
@@ -61,17 +58,9 @@ def cached(encode):
 def load_minilm(batch_size):
     """MiniLM's encode function, or None and the reason it is absent."""
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # the package prints on import and on extraction
-            import all_minilm_l6_v2
-
-            path = all_minilm_l6_v2.get_model_path()
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
+        return load_teacher(batch_size), None
     except ImportError as e:
-        return None, f"{MINILM} skipped: {e}. Install it with: pip install -e '.[minilm]'"
-    transformers_logging.disable_progress_bar()
-    model = SentenceTransformer(str(path), device="cpu")
-    return (lambda texts: model.encode(texts, batch_size=batch_size, show_progress_bar=False)), None
+        return None, f"{MINILM} skipped: {e}"
 
 
 def measure(name, encode, args, split_texts, noise_tokenizer, noise_max_length):

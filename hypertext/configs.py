@@ -53,6 +53,10 @@ class Config:
     synset_positives: bool = True  # pair each WordNet training text with another text of its synset when it has one
     paired_repeats: int = 1  # with the contrastive loss, each epoch visits texts that have such a partner this many
     # times (the others once), so that more of every batch learns from same-meaning pairs
+    distill_weight: float = 0.0  # weight of a loss that makes z's cosine similarities within a batch match those of
+    # a teacher sentence encoder (all-MiniLM-L6-v2, the optional extra `minilm`) on the same training texts; 0 turns
+    # it off. The teacher's vectors are computed once per corpus and cached (hypertext.data.teacher)
+    distill_temperature: float = 0.05  # softmax temperature of those similarities, for teacher and z alike
 
     # ---- training ----
     batch_size: int = 64  # texts per step
@@ -147,10 +151,13 @@ def validate(config):
             raise ValueError(f"`{name}` must be >= 1. Received: {name}={getattr(config, name)}")
     if not 0 <= config.positive_drop < 1:
         raise ValueError(f"`positive_drop` must be in [0, 1). Received: positive_drop={config.positive_drop}")
+    if config.distill_temperature <= 0:
+        raise ValueError("`distill_temperature` must be > 0. Received: "
+                         f"distill_temperature={config.distill_temperature}")
     if config.contrastive_temperature <= 0:
         raise ValueError("`contrastive_temperature` must be > 0. Received: "
                          f"contrastive_temperature={config.contrastive_temperature}")
-    for name in ("bow_weight", "contrastive_weight", "dropout", "weight_decay", "encoder_blocks", "readout_channels", "num_stages",
+    for name in ("bow_weight", "contrastive_weight", "distill_weight", "dropout", "weight_decay", "encoder_blocks", "readout_channels", "num_stages",
                  "pool_heads"):
         if getattr(config, name) < 0:
             raise ValueError(f"`{name}` must be >= 0. Received: {name}={getattr(config, name)}")

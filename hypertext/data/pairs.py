@@ -63,6 +63,8 @@ class PairBatches(keras.utils.PyDataset):
         max_length: int, the longest padded length.
         length_multiple: int, every padded length is a multiple of it (the model's `2**num_stages`).
         positive_drop: float in [0, 1), the probability of deleting each piece of a positive.
+        teacher: optional array `(len(sequences), width)`, a teacher encoder's vector of each text (the distillation
+            objective, `distill_weight`); each batch then also has its rows, as `"teacher_vectors"` (float32).
         paired_repeats: int >= 1: a pass visits each text that has a partner this many times (and the others once),
             so that more of every batch learns from same-meaning pairs.
         steps_per_epoch: int or None: batches per epoch (passes are chained end to end); None = one full pass.
@@ -71,7 +73,7 @@ class PairBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, sequences, groups=None, batch_size=64, max_length=128, length_multiple=1, positive_drop=0.1,
-                 paired_repeats=1, steps_per_epoch=None, shuffle=True, seed=0, **kwargs):
+                 paired_repeats=1, steps_per_epoch=None, shuffle=True, seed=0, teacher=None, **kwargs):
         super().__init__(**kwargs)
         _check_positive_int(batch_size, "batch_size")
         _check_positive_int(paired_repeats, "paired_repeats")
@@ -80,9 +82,13 @@ class PairBatches(keras.utils.PyDataset):
         if groups is not None and len(groups) != len(sequences):
             raise ValueError(f"`groups` must have one id per sequence. Received: {len(groups)} groups for "
                              f"{len(sequences)} sequences")
+        if teacher is not None and (np.ndim(teacher) != 2 or len(teacher) != len(sequences)):
+            raise ValueError(f"`teacher` must be a 2-D array with one row per sequence. Received: shape="
+                             f"{np.shape(teacher)} for {len(sequences)} sequences")
         if not 0 <= positive_drop < 1:
             raise ValueError(f"`positive_drop` must be in [0, 1). Received: positive_drop={positive_drop}")
         self.sequences = sequences
+        self.teacher = teacher
         self.batch_size = batch_size
         self.positive_drop = positive_drop
         self.shuffle = shuffle
@@ -151,7 +157,10 @@ class PairBatches(keras.utils.PyDataset):
             positives.append(_fit(augment(source, self.positive_drop, rng), length))
         token_ids = pad_batch([self.sequences[i] for i in rows], length)
         weights = (token_ids != PAD_ID).astype("float32")
-        return {"token_ids": token_ids, "positive_ids": pad_batch(positives, length)}, token_ids, weights
+        inputs = {"token_ids": token_ids, "positive_ids": pad_batch(positives, length)}
+        if self.teacher is not None:
+            inputs["teacher_vectors"] = np.asarray(self.teacher[rows], "float32")
+        return inputs, token_ids, weights
 
 
 def as_tf_dataset(batches):
@@ -165,7 +174,10 @@ def as_tf_dataset(batches):
             yield batches[index]
         batches.on_epoch_end()
 
-    ids = tf.TensorSpec((None, None), tf.int32)
-    signature = ({"token_ids": ids, "positive_ids": ids}, ids, tf.TensorSpec((None, None), tf.float32))
+    ids, floats = tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.float32)
+    inputs = {"token_ids": ids, "positive_ids": ids}
+    if batches.teacher is not None:
+        inputs["teacher_vectors"] = floats
+    signature = (inputs, ids, floats)
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     return dataset.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(2)

@@ -365,23 +365,45 @@ class TextAutoencoder(keras.Model):
         columns = ops.mean(ops.logsumexp(logits, axis=0) - ops.diagonal(logits))
         return (rows + columns) / 2
 
+    def distill_loss(self, z, teacher):
+        """The loss of `distill_weight`: `z`'s in-batch cosine similarities are made to match a teacher encoder's.
+        For each row `i`, both encoders' cosine similarities to the other rows of the batch (`j != i`), divided by
+        `distill_temperature`, become softmax distributions, and the loss is the KL divergence from the teacher's to
+        `z`'s, averaged over rows (0 when they agree). `teacher` holds the teacher's vectors of the same texts,
+        `(batch, any width)`. Only similarities are compared, so `z` keeps its own width and basis, and what it learns
+        is what cosine similarity between `encode()` vectors means: the teacher's sense of "says the same thing".
+        """
+        def similarities(v):
+            v = ops.cast(v, "float32")
+            v = v / ops.maximum(ops.sqrt(ops.sum(v * v, axis=-1, keepdims=True)), 1e-6)
+            logits = ops.matmul(v, ops.transpose(v)) / self.config.distill_temperature
+            return ops.log_softmax(logits - 1e9 * ops.eye(ops.shape(v)[0], dtype="float32"), axis=-1)
+
+        target = similarities(teacher)
+        off_diagonal = 1.0 - ops.eye(ops.shape(target)[0], dtype="float32")
+        return ops.mean(ops.sum(ops.exp(target) * (target - similarities(z)) * off_diagonal, axis=-1))
+
     def call(self, inputs, training=False):
-        """`inputs`: int token ids `(batch, length)`, or a dict of them (`"token_ids"`) and of a positive of each
-        text (`"positive_ids"`, `(batch, any length)`) for the contrastive loss (added whenever positives come)."""
+        """`inputs`: int token ids `(batch, length)`, or a dict of them (`"token_ids"`), of a positive of each text
+        (`"positive_ids"`, `(batch, any length)`) for the contrastive loss, and of a teacher's vectors of the texts
+        (`"teacher_vectors"`, `(batch, any width)`) for the distillation loss. Each loss is added whenever its
+        input comes and its weight is > 0."""
+        token_ids, positive_ids, teacher = inputs, None, None
         if isinstance(inputs, dict):
-            unknown = sorted(set(inputs) - {"token_ids", "positive_ids"})
+            unknown = sorted(set(inputs) - {"token_ids", "positive_ids", "teacher_vectors"})
             if unknown or "token_ids" not in inputs:
-                raise ValueError("A dict input must have the key 'token_ids' and optionally 'positive_ids'. "
-                                 f"Received: keys={sorted(inputs)}")
-            token_ids, positive_ids = inputs["token_ids"], inputs.get("positive_ids")
-        else:
-            token_ids, positive_ids = inputs, None
+                raise ValueError("A dict input must have the key 'token_ids' and optionally 'positive_ids' and "
+                                 f"'teacher_vectors'. Received: keys={sorted(inputs)}")
+            token_ids, positive_ids, teacher = (inputs["token_ids"], inputs.get("positive_ids"),
+                                                inputs.get("teacher_vectors"))
         z = self.encode_ids(token_ids, training=training)
         if training and self.bow_head is not None:
             self.add_loss(self.config.bow_weight * self.bag_of_tokens_loss(token_ids, z))
         if positive_ids is not None and self.config.contrastive_weight > 0:
             z_positive = self.encode_ids(positive_ids, training=training)
             self.add_loss(self.config.contrastive_weight * self.contrastive_loss(z, z_positive))
+        if teacher is not None and self.config.distill_weight > 0:
+            self.add_loss(self.config.distill_weight * self.distill_loss(z, teacher))
         length = token_ids.shape[1]  # None inside a tf.function traced for every length (reduce_retracing)
         return self.decode_latent(z, length=ops.shape(token_ids)[1] if length is None else length, training=training)
 

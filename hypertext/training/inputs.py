@@ -73,11 +73,12 @@ class CorpusData:
         multiple = 2 ** config.num_stages
         common = dict(tokenizer=tokenizer, max_length=config.max_length, batch_size=config.batch_size,
                       length_multiple=multiple)
-        if distributed and (self.train is None or config.contrastive_weight > 0):
-            raise ValueError("A distributed run needs a corpus that fits in memory and `contrastive_weight` 0. "
-                             f"Received: corpus={self.corpus!r} ({'streamed' if self.train is None else 'in memory'}),"
-                             f" contrastive_weight={config.contrastive_weight}")
-        if config.contrastive_weight > 0:
+        if distributed and (self.train is None or config.contrastive_weight > 0 or config.distill_weight > 0):
+            raise ValueError("A distributed run needs a corpus that fits in memory, `contrastive_weight` 0 and "
+                             f"`distill_weight` 0. Received: corpus={self.corpus!r} "
+                             f"({'streamed' if self.train is None else 'in memory'}), contrastive_weight="
+                             f"{config.contrastive_weight}, distill_weight={config.distill_weight}")
+        if config.contrastive_weight > 0 or config.distill_weight > 0:
             return self._pair_batches(tokenizer, config, log)
         if distributed:
             common.update(drop_remainder=True, tf_data=True if processes > 1 else None)
@@ -100,25 +101,32 @@ class CorpusData:
         return train, validation, steps, sequences
 
     def _pair_batches(self, tokenizer, config, log):
-        """`batches` for the contrastive objective: `hypertext.data.pairs.PairBatches`, each text with a positive.
-        WordNet texts are paired within their synset of the same split when `synset_positives`; the others with a
-        noisy view of themselves. In memory only."""
+        """`batches` for the contrastive and distillation objectives: `hypertext.data.pairs.PairBatches`, each text
+        with a positive, and with the teacher's vector when `distill_weight` > 0. WordNet texts are paired within
+        their synset of the same split when `synset_positives`; the others with a noisy view of themselves. In
+        memory only."""
         from hypertext.data.pairs import PairBatches, as_tf_dataset, wordnet_synset_groups
 
         if self.train is None:  # streamed
-            raise ValueError(f"`contrastive_weight` > 0 needs a corpus that fits in memory (at most "
+            raise ValueError(f"`contrastive_weight` > 0 and `distill_weight` > 0 need a corpus that fits in memory (at most "
                              f"{IN_MEMORY_TEXTS:,} training texts). Received: corpus={self.corpus!r}, about "
                              f"{self.num_train:,} training texts")
         use_synsets = config.synset_positives and "wordnet" in self.corpus.split("+")
         common = dict(batch_size=config.batch_size, max_length=config.max_length,
                       length_multiple=2 ** config.num_stages, positive_drop=config.positive_drop, seed=config.seed)
+        teacher = {}
+        if config.distill_weight > 0:
+            from hypertext.data.teacher import teacher_vectors
+
+            teacher = {name: teacher_vectors(texts, log=log)
+                       for name, texts in (("train", self.train), ("validation", self.validation))}
         sequences = _tokenize("train", self.train, tokenizer, config, log)
         train = PairBatches(sequences, wordnet_synset_groups(self.train, "train") if use_synsets else None,
                             paired_repeats=config.paired_repeats, steps_per_epoch=config.steps_per_epoch or None,
-                            **common)
+                            teacher=teacher.get("train"), **common)
         validation = PairBatches(_tokenize("validation", self.validation, tokenizer, config, log),
                                  wordnet_synset_groups(self.validation, "validation") if use_synsets else None,
-                                 shuffle=False, **common)
+                                 shuffle=False, teacher=teacher.get("validation"), **common)
         log(f"contrastive: {train.num_paired:,} of {len(sequences):,} training texts have a same-meaning partner "
             "(the others are paired with a noisy view of themselves)")
         steps = len(train)

@@ -80,6 +80,27 @@ def test_bad_input_raises(rng):
         PairBatches(sequences, max_length=4)
     with pytest.raises(ValueError, match="at least one sequence"):
         PairBatches([])
+    with pytest.raises(ValueError, match="`teacher` must be a 2-D array with one row per sequence. Received: "
+                                         "shape=\\(4, 3\\) for 5 sequences"):
+        PairBatches(sequences, teacher=np.zeros((4, 3)))
+
+
+def test_teacher_vectors_come_with_their_own_texts(rng):
+    """Each batch's `teacher_vectors` are the rows of `teacher` of the very texts in `token_ids`, in order."""
+    sequences = [np.concatenate([[4 + i % 40], rng.integers(4, 50, size=rng.integers(0, 20)), [EOS]]).astype("int32")
+                 for i in range(90)]
+    teacher = rng.normal(size=(90, 6)).astype("float16")
+    batches = PairBatches(sequences, batch_size=8, max_length=32, length_multiple=4, teacher=teacher, seed=1)
+    rows = 0
+    for index in range(len(batches)):
+        x, _, _ = batches[index]
+        assert x["teacher_vectors"].dtype == np.float32 and len(x["teacher_vectors"]) == len(x["token_ids"])
+        for ids, vector in zip(x["token_ids"], x["teacher_vectors"]):
+            matches = [i for i, s in enumerate(sequences) if np.array_equal(ids[:len(s)], s) and not ids[len(s):].any()]
+            assert any(np.array_equal(vector, teacher[i].astype("float32")) for i in matches)
+            rows += 1
+    assert rows == 90
+    assert "teacher_vectors" not in PairBatches(sequences, batch_size=8, max_length=32)[0][0]
 
 
 def test_wordnet_synset_groups_use_only_their_split():

@@ -367,6 +367,57 @@ def test_contrastive_loss_is_added_when_positives_come(tiny_config, tiny_tokeniz
         model({"ids": ids})
 
 
+def _distill64(z, teacher, temperature):
+    """The distillation loss in float64 NumPy: per row, the KL divergence from the softmax over the teacher's cosine
+    similarities to the other rows to that over z's, averaged over rows."""
+    def log_softmax_off_diagonal(v):
+        v = v / np.linalg.norm(v, axis=1, keepdims=True)
+        logits = v @ v.T / temperature
+        off = ~np.eye(len(v), dtype=bool)
+        out = np.zeros_like(logits)
+        for i in range(len(v)):
+            row = logits[i][off[i]]
+            out[i][off[i]] = row - row.max() - np.log(np.sum(np.exp(row - row.max())))
+        return out, off
+
+    t, off = log_softmax_off_diagonal(teacher)
+    s, _ = log_softmax_off_diagonal(z)
+    return np.mean(np.sum(np.where(off, np.exp(t) * (t - s), 0.0), axis=1))
+
+
+@pytest.mark.parametrize("temperature", [0.05, 1.0])
+def test_distill_loss_matches_numpy(temperature, tiny_config, tiny_tokenizer, rng):
+    model = _model(tiny_config, tiny_tokenizer, distill_weight=1.0, distill_temperature=temperature)
+
+    def loss(z, teacher):
+        return float(keras.ops.convert_to_numpy(model.distill_loss(z.astype("float32"), teacher.astype("float32"))))
+
+    z, teacher = rng.normal(size=(9, tiny_config.latent_dim)), rng.normal(size=(9, 5))
+    expected = _distill64(z, teacher, temperature)
+    assert expected > 1e-3
+    np.testing.assert_allclose(loss(z, teacher), expected, rtol=1e-4)
+    # Only cosine similarities count: z that is the teacher rotated into another, wider basis and rescaled per row
+    # matches it exactly.
+    rotation, _ = np.linalg.qr(rng.normal(size=(tiny_config.latent_dim, tiny_config.latent_dim)))
+    rotated = np.pad(teacher, ((0, 0), (0, tiny_config.latent_dim - 5))) @ rotation * rng.uniform(0.5, 3, (9, 1))
+    assert abs(loss(rotated, teacher)) < 1e-4
+
+
+def test_distill_loss_is_added_when_teacher_vectors_come(tiny_config, tiny_tokenizer, corpus, rng):
+    model = _model(tiny_config, tiny_tokenizer, distill_weight=0.25)
+    ids = model.texts_to_ids(corpus[:8])
+    teacher = rng.normal(size=(8, 12)).astype("float32")
+    model({"token_ids": ids, "teacher_vectors": teacher}, training=True)
+    expected = 0.25 * keras.ops.convert_to_numpy(model.distill_loss(model.encode_ids(ids), teacher))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.losses[0]), expected, rtol=1e-5)
+    off = _model(tiny_config, tiny_tokenizer)
+    off({"token_ids": ids, "teacher_vectors": teacher}, training=True)
+    assert not off.losses  # distill_weight=0: the teacher is ignored
+    with pytest.raises(ValueError, match="optionally 'positive_ids' and 'teacher_vectors'. Received: "
+                                         "keys=\\['teacher', 'token_ids'\\]"):
+        model({"token_ids": ids, "teacher": teacher})
+
+
 def test_contrastive_training_pulls_positives_together(tiny_config, tiny_tokenizer, corpus):
     """A few steps with a heavy contrastive term raise the cosine of each text with its positive above its cosine
     with the other texts."""

@@ -64,15 +64,37 @@ def test_train_init_from_a_checkpoint_with_the_contrastive_objective(tiny_config
     assert model.tokenizer.proto == source.tokenizer.proto  # the checkpoint's tokenizer, not a new one
 
 
-def test_distributed_batches_refuse_the_contrastive_objective(tiny_config, tiny_tokenizer, corpus, tmp_path):
+def test_distributed_batches_refuse_the_pair_objectives(tiny_config, tiny_tokenizer, corpus, tmp_path):
     from hypertext.training.inputs import read_corpus
 
     text_file = tmp_path / "corpus.txt"
     text_file.write_text("\n".join(corpus[:300]) + "\n")
     data = read_corpus(str(text_file), tiny_config, log=lambda *_: None)
-    with pytest.raises(ValueError, match="A distributed run needs a corpus that fits in memory and "
-                                         "`contrastive_weight` 0. Received: .*contrastive_weight=1.0"):
-        data.batches(tiny_tokenizer, tiny_config.replace(contrastive_weight=1.0), distributed=True)
+    for field in ("contrastive_weight", "distill_weight"):
+        with pytest.raises(ValueError, match="A distributed run needs a corpus that fits in memory, "
+                                             f"`contrastive_weight` 0 and `distill_weight` 0. Received: .*{field}=1.0"):
+            data.batches(tiny_tokenizer, tiny_config.replace(**{field: 1.0}), distributed=True)
     train, _, steps, _ = data.batches(tiny_tokenizer, tiny_config.replace(batch_size=8), distributed=True)
     batch_sizes = {int(x.shape[0]) for x, _, _ in train.take(steps)}
     assert batch_sizes == {8}  # full batches only: each splits evenly over the replicas
+
+
+def test_train_with_the_distillation_objective_reads_cached_teacher_vectors(tiny_config, corpus, tmp_path,
+                                                                           monkeypatch, rng):
+    """A run with `distill_weight` takes the teacher's vectors of its exact training and validation texts from the
+    cache (filled here by a stand-in teacher, as the real one is an optional extra), and its loss includes the term."""
+    from hypertext.data.teacher import teacher_vectors
+    from hypertext.training.inputs import read_corpus
+
+    monkeypatch.setenv("HYPERTEXT_CACHE", str(tmp_path / "cache"))
+    text_file = tmp_path / "corpus.txt"
+    text_file.write_text("\n".join(corpus[:400]) + "\n")
+    config = tiny_config.replace(distill_weight=1.0, epochs=1, steps_per_epoch=4, batch_size=8)
+    data = read_corpus(str(text_file), config, log=lambda *_: None)
+    for texts in (data.train, data.validation):
+        teacher_vectors(texts, encode=lambda batch: rng.normal(size=(len(batch), 6)), log=lambda *_: None)
+    lines = []
+    training.train(str(text_file), str(tmp_path / "run"), config, verbose=0, log=lines.append)
+    assert sum("vectors of all-MiniLM-L6-v2 from" in line for line in lines) == 2  # train and validation, cached
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert len(history) == 2 and np.isfinite(float(history[1].split(",")[1]))
