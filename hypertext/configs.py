@@ -27,6 +27,9 @@ class Config:
     bind_positions: bool = True  # z = sum over positions of Dense(features) * a learned per-position code, / sqrt(n)
     pool_heads: int = 0  # 0: z reads the masked mean over positions; N: N learned attention queries pool instead
     pooled_latent: bool = False  # add Dense(mean of the text's token embeddings) to z: a position-free path into z
+    semantic_width: int = 0  # 0: off; N: add Dense(mean over positions of gelu(Dense_N(encoder features))) to z, a
+    # wider position-free path for meaning. Its output layer starts at zero, so a checkpoint without it can be
+    # warm-started with it (`--init-from`) and begins as the same model
 
     # ---- decoder and hypernetwork ----
     hyper: bool = True  # False is the plain twin: each hyper conv becomes a shared conv followed by FiLM from z
@@ -77,7 +80,8 @@ class Config:
 # The fields that decide the model's weights (their shapes and which exist). A checkpoint can warm-start a run
 # (`train(init_from=...)`) whose config differs from its own only in the other fields.
 ARCHITECTURE_FIELDS = ("vocab_size", "max_length", "embed_dim", "channels", "num_stages", "kernel_size",
-                       "encoder_blocks", "latent_dim", "bind_positions", "pool_heads", "pooled_latent", "hyper",
+                       "encoder_blocks", "latent_dim", "bind_positions", "pool_heads", "pooled_latent", "semantic_width",
+                       "hyper",
                        "seed_channels", "readout_channels", "readout_mode", "readout_rank", "blocks_per_stage",
                        "block_channels", "generator_mode", "num_bases", "rank", "tie_embeddings")
 
@@ -157,8 +161,8 @@ def validate(config):
     if config.contrastive_temperature <= 0:
         raise ValueError("`contrastive_temperature` must be > 0. Received: "
                          f"contrastive_temperature={config.contrastive_temperature}")
-    for name in ("bow_weight", "contrastive_weight", "distill_weight", "dropout", "weight_decay", "encoder_blocks", "readout_channels", "num_stages",
-                 "pool_heads"):
+    for name in ("bow_weight", "contrastive_weight", "distill_weight", "dropout", "weight_decay", "encoder_blocks",
+                 "readout_channels", "num_stages", "pool_heads", "semantic_width"):
         if getattr(config, name) < 0:
             raise ValueError(f"`{name}` must be >= 0. Received: {name}={getattr(config, name)}")
     return config

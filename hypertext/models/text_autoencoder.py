@@ -136,7 +136,8 @@ class TextAutoencoder(keras.Model):
       the length) and `encoder_blocks` residual convs, with pads zeroed after every layer; then a masked mean over
       positions and a Dense layer to `z` (`latent_dim`). The mean is over real positions only, so `z` does not depend
       on how much padding a batch adds, and it is the same kind of vector for a 5-piece and a 300-piece text.
-      `pooled_latent` adds a second, order-free path: Dense(mean token embedding).
+      `pooled_latent` adds a second, order-free path: Dense(mean token embedding), and `semantic_width` a wider
+      one for meaning: Dense(masked mean of gelu(Dense(encoder features))).
     - Decoder: starts from `seed`, learned vectors at the shortest resolution (`max_length / 2**num_stages`
       positions of `seed_channels`), which do not depend on `z`, in the way StyleGAN2 starts from a learned constant.
       A first `HyperConv1D` reads the seed with a kernel generated from `z` (`readout_mode`; the seed is the same for
@@ -206,6 +207,11 @@ class TextAutoencoder(keras.Model):
                         if c.bind_positions else None)
         self.pooled_to_latent = (keras.layers.Dense(c.latent_dim, name="pooled_to_latent", dtype=policy)
                                  if c.pooled_latent else None)
+        # The semantic path (`semantic_width`): a per-position MLP layer, a masked mean, and a zero-initialised Dense.
+        self.semantic_in = (keras.layers.Dense(c.semantic_width, activation="gelu", name="semantic_in", dtype=policy)
+                            if c.semantic_width else None)
+        self.semantic_out = (keras.layers.Dense(c.latent_dim, kernel_initializer="zeros", name="semantic_out",
+                                                dtype=policy) if c.semantic_width else None)
         # ---- decoder
         self.context_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="context_norm", dtype=policy)
         self.short_max = c.max_length // self.length_multiple
@@ -272,6 +278,8 @@ class TextAutoencoder(keras.Model):
         for block in self.encoder_blocks:
             h = block(h, mask)
         count = ops.maximum(ops.sum(mask, axis=1), 1.0)
+        semantic = (self.semantic_out(ops.sum(self.semantic_in(h) * mask, axis=1) / count)
+                    if self.semantic_in is not None else None)
         if self.binding is not None:
             codes = self.to_latent(h) * ops.cast(self.binding[:ops.shape(h)[1]], h.dtype)[None] * mask
             z = ops.sum(codes, axis=1) / ops.sqrt(count)
@@ -284,7 +292,7 @@ class TextAutoencoder(keras.Model):
             real = _real_tokens(token_ids, embedded.dtype)
             pooled = ops.sum(embedded * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1.0)
             z = z + self.pooled_to_latent(pooled)
-        return z
+        return z if semantic is None else z + semantic
 
     def decode_latent(self, z, length=None, training=False, context=None):
         """`z (batch, latent_dim)` → float32 logits `(batch, length, vocab_size)`; `length` defaults to `max_length`.

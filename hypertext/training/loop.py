@@ -78,11 +78,14 @@ def get_tokenizer(output, train_texts, config, log=print, init_model=None, save=
 
 def load_init_model(path, config):
     """The checkpoint that `train(init_from=...)` starts from: a path or preset name, whose architecture must match
-    `config` (the training fields and the new objectives may differ)."""
+    `config` (the training fields and the new objectives may differ; so may `semantic_width` where the checkpoint
+    has none)."""
     import hypertext
 
     source = hypertext.load(path)
     for name in ARCHITECTURE_FIELDS:
+        if name == "semantic_width" and source.config.semantic_width == 0:
+            continue  # a semantic path the source lacks starts at zero: the same model to begin with
         if getattr(source.config, name) != getattr(config, name):
             raise ValueError(f"`init_from` must be a checkpoint of the same architecture as the config. {path!r} has "
                              f"{name}={getattr(source.config, name)!r}. Received: {name}={getattr(config, name)!r}")
@@ -92,13 +95,17 @@ def load_init_model(path, config):
 def warm_start(model, source):
     """Copies `source`'s weights into `model` (same architecture): every weight of the network, and the
     training-only heads too when both have them (else `model` keeps its own, e.g. when the source is an export
-    without them). Returns how many variables were copied. Both models are built by the same code, so their
+    without them). A semantic path (`semantic_width`) that the source lacks keeps its initialisation. Returns how many variables were copied. Both models are built by the same code, so their
     variables come in the same order; every shape is checked."""
-    def split(m):
+    def split(m, leave_out=()):
         heads = {id(v) for v in m.training_head_variables()}
-        return [v for v in m.weights if id(v) not in heads], m.training_head_variables()
+        left_out = {id(v) for layer in leave_out for v in layer.weights}
+        return [v for v in m.weights if id(v) not in heads | left_out], m.training_head_variables()
 
-    (network, heads), (source_network, source_heads) = split(model), split(source)
+    # A semantic path the source lacks keeps its initialisation (its output layer starts at zero).
+    new_layers = [model.semantic_in, model.semantic_out] if source.semantic_in is None and model.semantic_in else []
+
+    (network, heads), (source_network, source_heads) = split(model, new_layers), split(source)
     pairs = list(zip(network, source_network)) + (list(zip(heads, source_heads)) if heads and source_heads else [])
     if len(network) != len(source_network) or any(tuple(a.shape) != tuple(b.shape) for a, b in pairs):
         raise ValueError("`init_from` must be a checkpoint of the same architecture: its weights do not match "

@@ -98,3 +98,23 @@ def test_train_with_the_distillation_objective_reads_cached_teacher_vectors(tiny
     assert sum("vectors of all-MiniLM-L6-v2 from" in line for line in lines) == 2  # train and validation, cached
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert len(history) == 2 and np.isfinite(float(history[1].split(",")[1]))
+
+
+def test_warm_start_adds_a_semantic_path_that_starts_at_zero(tiny_config, tiny_tokenizer, corpus, tmp_path):
+    source = _model(tiny_config, tiny_tokenizer)
+    path = str(tmp_path / "source.keras")
+    source.save(path)
+    config = tiny_config.replace(semantic_width=8)
+    model = _model(config, tiny_tokenizer)
+    assert warm_start(model, load_init_model(path, config)) == len(source.weights)
+    ids = model.texts_to_ids(corpus[:6])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.encode_ids(ids)),
+                               keras.ops.convert_to_numpy(source.encode_ids(ids)), atol=1e-6)
+    # The path is there to learn: once its output layer moves, z does.
+    model.semantic_out.kernel.assign(np.ones(model.semantic_out.kernel.shape, "float32"))
+    assert not np.allclose(keras.ops.convert_to_numpy(model.encode_ids(ids)),
+                           keras.ops.convert_to_numpy(source.encode_ids(ids)), atol=1e-3)
+    # A checkpoint with the path cannot start a model without it.
+    model.save(str(tmp_path / "semantic.keras"))
+    with pytest.raises(ValueError, match="has semantic_width=8. Received: semantic_width=0"):
+        load_init_model(str(tmp_path / "semantic.keras"), tiny_config)
