@@ -56,10 +56,14 @@ class Config:
     synset_positives: bool = True  # pair each WordNet training text with another text of its synset when it has one
     paired_repeats: int = 1  # with the contrastive loss, each epoch visits texts that have such a partner this many
     # times (the others once), so that more of every batch learns from same-meaning pairs
-    distill_weight: float = 0.0  # weight of a loss that makes z's cosine similarities within a batch match those of
-    # a teacher sentence encoder (all-MiniLM-L6-v2, the optional extra `minilm`) on the same training texts; 0 turns
-    # it off. The teacher's vectors are computed once per corpus and cached (hypertext.data.teacher)
-    distill_temperature: float = 0.05  # softmax temperature of those similarities, for teacher and z alike
+    distill_weight: float = 0.0  # weight of a loss that teaches z what a teacher sentence encoder (all-MiniLM-L6-v2,
+    # the optional extra `minilm`) says of the same training texts; 0 turns it off. The teacher's vectors are
+    # computed once per corpus and cached (hypertext.data.teacher)
+    distill_mode: str = "similarity"  # "similarity": z's in-batch cosine similarities match the teacher's;
+    # "projection": a training-only linear head reads the teacher's vector from z (cosine loss), so z holds what the
+    # teacher knows, linearly, without taking its geometry
+    distill_temperature: float = 0.05  # softmax temperature of the similarities, teacher and z alike ("similarity")
+    teacher_dim: int = 384  # width of the teacher's vectors: the projection head's output ("projection")
 
     # ---- training ----
     batch_size: int = 64  # texts per step
@@ -145,12 +149,15 @@ def validate(config):
             f"`max_length` must be a multiple of 2**num_stages = {2 ** config.num_stages}. "
             f"Received: max_length={config.max_length}"
         )
+    if config.distill_mode not in ("similarity", "projection"):
+        raise ValueError("`distill_mode` must be one of 'similarity', 'projection'. Received: "
+                         f"distill_mode={config.distill_mode!r}")
     for name in ("generator_mode", "readout_mode"):
         if getattr(config, name) not in ("basis", "low_rank", "dense"):
             raise ValueError(f"`{name}` must be one of 'basis', 'low_rank', 'dense'. Received: {name}="
                              f"{getattr(config, name)!r}")
     for name in ("vocab_size", "max_length", "embed_dim", "channels", "latent_dim", "batch_size", "epochs",
-                 "seed_channels", "readout_rank", "reconstruct_window", "paired_repeats"):
+                 "seed_channels", "readout_rank", "reconstruct_window", "paired_repeats", "teacher_dim"):
         if getattr(config, name) < 1:
             raise ValueError(f"`{name}` must be >= 1. Received: {name}={getattr(config, name)}")
     if not 0 <= config.positive_drop < 1:

@@ -113,15 +113,17 @@ def lean_copy(model, training_heads=True):
     Args:
         model: a built TextAutoencoder, compiled or not.
         training_heads: False also drops what only training uses: the bag-of-tokens head and its token weights
-            (the copy's config has `bow_weight=0`). `encode`, `decode` and `reconstruct` give the same outputs.
+            (the copy's config has `bow_weight=0`), and the projection head of the distillation loss
+            (`distill_weight=0`). `encode`, `decode` and `reconstruct` give the same outputs.
     """
     from hypertext.models import TextAutoencoder
 
     config = model.get_config()
     del config["tokenizer"]  # the same tokenizer object: its proto is an asset, not part of the JSON config
     dropped = set()
-    if not training_heads and model.bow_head is not None:
-        config["config"] = {**config["config"], "bow_weight": 0.0}
+    if not training_heads and model.training_head_variables():
+        config["config"] = {**config["config"], "bow_weight": 0.0,
+                            **({"distill_weight": 0.0} if model.distill_head is not None else {})}
         dropped = {id(v) for v in model.training_head_variables()}
     config["metadata"] = {**model.metadata, VERSION_KEY: __version__}
     with _untouched_random_state():

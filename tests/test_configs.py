@@ -21,6 +21,8 @@ def test_shipped_configs_are_valid(name):
     ({"contrastive_weight": -1.0}, "`contrastive_weight` must be >= 0. Received: contrastive_weight=-1.0"),
     ({"contrastive_temperature": 0.0}, "`contrastive_temperature` must be > 0. Received: contrastive_temperature=0.0"),
     ({"semantic_width": -1}, "`semantic_width` must be >= 0. Received: semantic_width=-1"),
+    ({"distill_mode": "mse"}, "`distill_mode` must be one of 'similarity', 'projection'. Received: distill_mode='mse'"),
+    ({"teacher_dim": 0}, "`teacher_dim` must be >= 1. Received: teacher_dim=0"),
     ({"distill_weight": -0.5}, "`distill_weight` must be >= 0. Received: distill_weight=-0.5"),
     ({"distill_temperature": -1.0}, "`distill_temperature` must be > 0. Received: distill_temperature=-1.0"),
     ({"positive_drop": 1.0}, "`positive_drop` must be in [0, 1). Received: positive_drop=1.0"),

@@ -245,6 +245,9 @@ class TextAutoencoder(keras.Model):
         self.bow_token_weights = (self.add_weight(name="bow_token_weights", shape=(c.vocab_size,),
                                                   initializer="ones", trainable=False)
                                   if self.bow_head is not None else None)
+        # Training-only head of `distill_mode="projection"`: z -> the teacher's vector.
+        self.distill_head = (keras.layers.Dense(c.teacher_dim, name="distill_head", dtype=policy)
+                             if c.distill_weight > 0 and c.distill_mode == "projection" else None)
 
     # ---- the network ------------------------------------------------------------------------------------------------
     def build(self, input_shape=None):
@@ -252,8 +255,9 @@ class TextAutoencoder(keras.Model):
             return
         # Build every sublayer with one forward pass on a dummy batch (all backends, eager).
         self.call(ops.ones((1, self.length_multiple), dtype="int32"))
-        if self.bow_head is not None:
-            self.bow_head.build((None, self.config.latent_dim))
+        for head in (self.bow_head, self.distill_head):
+            if head is not None:
+                head.build((None, self.config.latent_dim))
         self.built = True
 
     def _check_length(self, length):
@@ -351,11 +355,10 @@ class TextAutoencoder(keras.Model):
             (np.log((1 + len(sequences)) / (1 + document_frequency)) + 1).astype("float32"))
 
     def training_head_variables(self):
-        """The variables that only training uses (the bag-of-tokens head and its token weights), in `weights` order;
-        `encode`, `decode` and `reconstruct` do not read them."""
-        if self.bow_head is None:
-            return []
-        return [*self.bow_head.weights, self.bow_token_weights]
+        """The variables that only training uses (the bag-of-tokens head and its token weights, the distillation
+        head), in `weights` order; `encode`, `decode` and `reconstruct` do not read them."""
+        heads = [*self.bow_head.weights, self.bow_token_weights] if self.bow_head is not None else []
+        return heads + (self.distill_head.weights if self.distill_head is not None else [])
 
     def contrastive_loss(self, z, z_positive):
         """The loss of `contrastive_weight`: symmetric InfoNCE with in-batch negatives. Row `i` of `z` and row `i` of
@@ -374,16 +377,26 @@ class TextAutoencoder(keras.Model):
         return (rows + columns) / 2
 
     def distill_loss(self, z, teacher):
-        """The loss of `distill_weight`: `z`'s in-batch cosine similarities are made to match a teacher encoder's.
-        For each row `i`, both encoders' cosine similarities to the other rows of the batch (`j != i`), divided by
-        `distill_temperature`, become softmax distributions, and the loss is the KL divergence from the teacher's to
-        `z`'s, averaged over rows (0 when they agree). `teacher` holds the teacher's vectors of the same texts,
-        `(batch, any width)`. Only similarities are compared, so `z` keeps its own width and basis, and what it learns
-        is what cosine similarity between `encode()` vectors means: the teacher's sense of "says the same thing".
+        """The loss of `distill_weight`; `teacher` holds a teacher encoder's vectors of the same texts.
+
+        - `distill_mode="similarity"`: `z`'s in-batch cosine similarities are made to match the teacher's. For each
+          row `i`, both encoders' cosine similarities to the other rows of the batch (`j != i`), divided by
+          `distill_temperature`, become softmax distributions, and the loss is the KL divergence from the teacher's
+          to `z`'s, averaged over rows (0 when they agree). Only similarities are compared, so `z` keeps its own
+          width and basis, and what it learns is what cosine similarity between `encode()` vectors means.
+        - `distill_mode="projection"`: 1 - the cosine between `distill_head(z)` and the teacher's vector, averaged
+          over the batch (`teacher` must be `(batch, teacher_dim)`). It asks only that the teacher's vector be
+          linearly readable from `z`, as a linear probe reads it.
         """
-        def similarities(v):
+        def unit(v):
             v = ops.cast(v, "float32")
-            v = v / ops.maximum(ops.sqrt(ops.sum(v * v, axis=-1, keepdims=True)), 1e-6)
+            return v / ops.maximum(ops.sqrt(ops.sum(v * v, axis=-1, keepdims=True)), 1e-6)
+
+        if self.distill_head is not None:
+            return 1.0 - ops.mean(ops.sum(unit(self.distill_head(z)) * unit(teacher), axis=-1))
+
+        def similarities(v):
+            v = unit(v)
             logits = ops.matmul(v, ops.transpose(v)) / self.config.distill_temperature
             return ops.log_softmax(logits - 1e9 * ops.eye(ops.shape(v)[0], dtype="float32"), axis=-1)
 

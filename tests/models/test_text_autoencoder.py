@@ -403,6 +403,27 @@ def test_distill_loss_matches_numpy(temperature, tiny_config, tiny_tokenizer, rn
     assert abs(loss(rotated, teacher)) < 1e-4
 
 
+def test_projection_distill_loss_matches_numpy_and_is_left_out_of_exports(tiny_config, tiny_tokenizer, corpus, rng,
+                                                                         tmp_path):
+    import hypertext
+
+    model = _model(tiny_config, tiny_tokenizer, distill_weight=1.0, distill_mode="projection", teacher_dim=6)
+    z, teacher = rng.normal(size=(9, tiny_config.latent_dim)), rng.normal(size=(9, 6))
+    kernel, bias = (keras.ops.convert_to_numpy(w).astype("float64") for w in model.distill_head.weights)
+    predicted = z @ kernel + bias
+    expected = 1 - np.mean(np.sum(predicted * teacher, axis=1) /
+                           (np.linalg.norm(predicted, axis=1) * np.linalg.norm(teacher, axis=1)))
+    got = float(keras.ops.convert_to_numpy(model.distill_loss(z.astype("float32"), teacher.astype("float32"))))
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    assert model.distill_head.weights[0] is model.training_head_variables()[-2]
+    # An export drops the head (and says so in its config); encode() is unchanged.
+    model.save(str(tmp_path / "m.keras"))
+    hypertext.saving.export(str(tmp_path / "m.keras"), str(tmp_path / "export.keras"))
+    exported = hypertext.load(str(tmp_path / "export.keras"))
+    assert exported.distill_head is None and exported.config.distill_weight == 0.0
+    np.testing.assert_allclose(exported.encode(corpus[:4]), model.encode(corpus[:4]), atol=1e-6)
+
+
 def test_distill_loss_is_added_when_teacher_vectors_come(tiny_config, tiny_tokenizer, corpus, rng):
     model = _model(tiny_config, tiny_tokenizer, distill_weight=0.25)
     ids = model.texts_to_ids(corpus[:8])
