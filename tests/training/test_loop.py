@@ -75,7 +75,8 @@ def test_distributed_batches_refuse_the_pair_objectives(tiny_config, tiny_tokeni
                                              f"`contrastive_weight` 0 and `distill_weight` 0. Received: .*{field}=1.0"):
             data.batches(tiny_tokenizer, tiny_config.replace(**{field: 1.0}), distributed=True)
     train, _, steps, _ = data.batches(tiny_tokenizer, tiny_config.replace(batch_size=8), distributed=True)
-    batch_sizes = {int(x.shape[0]) for x, _, _ in train.take(steps)}
+    batches = train.take(steps) if hasattr(train, "take") else (train[i] for i in range(steps))  # tf.data or NumPy
+    batch_sizes = {int(x.shape[0]) for x, _, _ in batches}
     assert batch_sizes == {8}  # full batches only: each splits evenly over the replicas
 
 
