@@ -84,10 +84,9 @@ class Config:
 # The fields that decide the model's weights (their shapes and which exist). A checkpoint can warm-start a run
 # (`train(init_from=...)`) whose config differs from its own only in the other fields.
 ARCHITECTURE_FIELDS = ("vocab_size", "max_length", "embed_dim", "channels", "num_stages", "kernel_size",
-                       "encoder_blocks", "latent_dim", "bind_positions", "pool_heads", "pooled_latent", "semantic_width",
-                       "hyper",
-                       "seed_channels", "readout_channels", "readout_mode", "readout_rank", "blocks_per_stage",
-                       "block_channels", "generator_mode", "num_bases", "rank", "tie_embeddings")
+                       "encoder_blocks", "latent_dim", "bind_positions", "pool_heads", "pooled_latent",
+                       "semantic_width", "hyper", "seed_channels", "readout_channels", "readout_mode", "readout_rank",
+                       "blocks_per_stage", "block_channels", "generator_mode", "num_bases", "rank", "tie_embeddings")
 
 CONFIGS = {
     # The default: `python train.py` on a 2-core CPU, evaluation included, in about 10 minutes. One stage, a 512-d

@@ -16,6 +16,12 @@ def _real_tokens(token_ids, dtype):
     return ops.cast(token_ids > EOS_ID, dtype)[..., None]
 
 
+def _unit(v):
+    """`v` in float32, each row scaled to unit length (rows of zeros stay zero)."""
+    v = ops.cast(v, "float32")
+    return v / ops.maximum(ops.sqrt(ops.sum(v * v, axis=-1, keepdims=True)), 1e-6)
+
+
 def _downsample_mask(mask):
     """A `(batch, length, 1)` mask after one stride-2 "same" conv: a short position is real when either of its two
     inputs is."""
@@ -367,11 +373,7 @@ class TextAutoencoder(keras.Model):
         as logits, the loss is the mean of the cross-entropies of picking `i` from row `i` and from column `i`.
         It is what makes cosine similarity between `encode()` vectors mean "says the same thing".
         """
-        def unit(v):
-            v = ops.cast(v, "float32")
-            return v / ops.maximum(ops.sqrt(ops.sum(v * v, axis=-1, keepdims=True)), 1e-6)
-
-        logits = ops.matmul(unit(z), ops.transpose(unit(z_positive))) / self.config.contrastive_temperature
+        logits = ops.matmul(_unit(z), ops.transpose(_unit(z_positive))) / self.config.contrastive_temperature
         rows = ops.mean(ops.logsumexp(logits, axis=1) - ops.diagonal(logits))
         columns = ops.mean(ops.logsumexp(logits, axis=0) - ops.diagonal(logits))
         return (rows + columns) / 2
@@ -388,21 +390,18 @@ class TextAutoencoder(keras.Model):
           over the batch (`teacher` must be `(batch, teacher_dim)`). It asks only that the teacher's vector be
           linearly readable from `z`, as a linear probe reads it.
         """
-        def unit(v):
-            v = ops.cast(v, "float32")
-            return v / ops.maximum(ops.sqrt(ops.sum(v * v, axis=-1, keepdims=True)), 1e-6)
-
         if self.distill_head is not None:
-            return 1.0 - ops.mean(ops.sum(unit(self.distill_head(z)) * unit(teacher), axis=-1))
+            return 1.0 - ops.mean(ops.sum(_unit(self.distill_head(z)) * _unit(teacher), axis=-1))
 
         def similarities(v):
-            v = unit(v)
+            """Row-wise log-softmax of the cosine similarities / temperature, the diagonal masked out (its
+            probability is exactly 0, so it adds nothing to the KL sum below)."""
+            v = _unit(v)
             logits = ops.matmul(v, ops.transpose(v)) / self.config.distill_temperature
             return ops.log_softmax(logits - 1e9 * ops.eye(ops.shape(v)[0], dtype="float32"), axis=-1)
 
         target = similarities(teacher)
-        off_diagonal = 1.0 - ops.eye(ops.shape(target)[0], dtype="float32")
-        return ops.mean(ops.sum(ops.exp(target) * (target - similarities(z)) * off_diagonal, axis=-1))
+        return ops.mean(ops.sum(ops.exp(target) * (target - similarities(z)), axis=-1))
 
     def call(self, inputs, training=False):
         """`inputs`: int token ids `(batch, length)`, or a dict of them (`"token_ids"`), of a positive of each text

@@ -108,8 +108,8 @@ class CorpusData:
         from hypertext.data.pairs import PairBatches, as_tf_dataset, wordnet_synset_groups
 
         if self.train is None:  # streamed
-            raise ValueError(f"`contrastive_weight` > 0 and `distill_weight` > 0 need a corpus that fits in memory (at most "
-                             f"{IN_MEMORY_TEXTS:,} training texts). Received: corpus={self.corpus!r}, about "
+            raise ValueError("`contrastive_weight` > 0 and `distill_weight` > 0 need a corpus that fits in memory (at "
+                             f"most {IN_MEMORY_TEXTS:,} training texts). Received: corpus={self.corpus!r}, about "
                              f"{self.num_train:,} training texts")
         use_synsets = config.synset_positives and "wordnet" in self.corpus.split("+")
         common = dict(batch_size=config.batch_size, max_length=config.max_length,

@@ -95,17 +95,16 @@ def load_init_model(path, config):
 def warm_start(model, source):
     """Copies `source`'s weights into `model` (same architecture): every weight of the network, and the
     training-only heads too when both have them (else `model` keeps its own, e.g. when the source is an export
-    without them). A semantic path (`semantic_width`) that the source lacks keeps its initialisation. Returns how many variables were copied. Both models are built by the same code, so their
+    without them). A semantic path (`semantic_width`) that the source lacks keeps its initialisation (its output
+    layer starts at zero). Returns how many variables were copied. Both models are built by the same code, so their
     variables come in the same order; every shape is checked."""
     def split(m, leave_out=()):
-        heads = {id(v) for v in m.training_head_variables()}
-        left_out = {id(v) for layer in leave_out for v in layer.weights}
-        return [v for v in m.weights if id(v) not in heads | left_out], m.training_head_variables()
+        skip = {id(v) for v in m.training_head_variables()} | {id(v) for layer in leave_out for v in layer.weights}
+        return [v for v in m.weights if id(v) not in skip], m.training_head_variables()
 
-    # A semantic path the source lacks keeps its initialisation (its output layer starts at zero).
-    new_layers = [model.semantic_in, model.semantic_out] if source.semantic_in is None and model.semantic_in else []
-
-    (network, heads), (source_network, source_heads) = split(model, new_layers), split(source)
+    new_path = ((model.semantic_in, model.semantic_out)
+                if source.semantic_in is None and model.semantic_in is not None else ())
+    (network, heads), (source_network, source_heads) = split(model, new_path), split(source)
     pairs = list(zip(network, source_network)) + (list(zip(heads, source_heads)) if heads and source_heads else [])
     if len(network) != len(source_network) or any(tuple(a.shape) != tuple(b.shape) for a, b in pairs):
         raise ValueError("`init_from` must be a checkpoint of the same architecture: its weights do not match "
