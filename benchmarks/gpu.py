@@ -41,7 +41,7 @@ from keras import ops  # noqa: E402
 
 from hypertext.configs import apply_overrides, get_config  # noqa: E402
 from hypertext.data import wordnet  # noqa: E402
-from hypertext.data.input_pipeline import encode_ragged, make_batches  # noqa: E402
+from hypertext.data.input_pipeline import tokenize_ragged, make_batches  # noqa: E402
 from hypertext.evaluation import reconstruction_metrics  # noqa: E402
 from hypertext.layers import PerSampleConv1D  # noqa: E402
 from hypertext.models import TextAutoencoder  # noqa: E402
@@ -214,7 +214,7 @@ def part_c(args):
     val_texts = [val_texts[i] for i in np.sort(picked)]
     tokenizer = SentencePieceTokenizer.from_texts(train_texts, vocab_size=config.vocab_size,
                                                   max_training_sentences=config.tokenizer_sentences, seed=config.seed)
-    train_ids, _ = encode_ragged(train_texts, tokenizer, config.max_length)
+    train_ids, _ = tokenize_ragged(train_texts, tokenizer, config.max_length)
     val_pieces = tokenizer.encode(val_texts)
     setup_seconds = time.perf_counter() - start
 

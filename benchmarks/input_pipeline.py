@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from hypertext.data import encode_ragged, load_texts, make_dataset  # noqa: E402
+from hypertext.data import tokenize_ragged, load_texts, make_dataset  # noqa: E402
 from hypertext.tokenizers import SentencePieceTokenizer  # noqa: E402
 
 
@@ -31,7 +31,7 @@ def main():
     texts = load_texts("wordnet", "train")
     tokenizer = SentencePieceTokenizer.from_texts(texts, vocab_size=args.vocab_size, max_training_sentences=50_000)
     start = time.perf_counter()
-    sequences, truncated = encode_ragged(texts, tokenizer, args.max_length)
+    sequences, truncated = tokenize_ragged(texts, tokenizer, args.max_length)
     encode_seconds = time.perf_counter() - start
     real_tokens = sum(len(s) for s in sequences)
     print(f"tokenised {len(texts):,} texts ({real_tokens:,} tokens, {truncated} truncated) once in "

@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 
 from hypertext import evaluation  # noqa: E402
 from hypertext.data import wordnet  # noqa: E402
-from hypertext.data.teacher import TEACHER as MINILM, load_teacher  # noqa: E402
+from hypertext.models.objectives.teacher import TEACHER as MINILM, load_teacher  # noqa: E402
 from timing import device_description, interleaved_median_seconds  # noqa: E402
 
 

@@ -1,5 +1,6 @@
 """Small helpers that need to know the Keras backend. The layers never do; tests and benchmarks do."""
 
+import importlib.util
 import os
 
 import keras
@@ -66,3 +67,8 @@ def device_description():
     except (ImportError, AttributeError):
         onednn = f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}"
     return f"tensorflow {tf.__version__} on CPU ({os.cpu_count()} cores), oneDNN {onednn}"
+
+
+def has_tensorflow():
+    """Whether TensorFlow is installed (without importing it)."""
+    return importlib.util.find_spec("tensorflow") is not None

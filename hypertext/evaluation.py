@@ -58,19 +58,20 @@ def context_ablation(model, texts, batch_size=256):
     `max_length` pieces; batches group texts of one length bucket."""
     if not model.config.hyper:
         raise ValueError("context_ablation needs a model with hyper layers (hyper=True).")
-    sequences = model.first_windows(model.tokenizer.encode(list(texts)))
+    preprocessor, backbone = model.preprocessor, model.backbone
+    sequences = preprocessor.first_windows(preprocessor.tokenize(texts))
     hits = {"token_accuracy": 0, "token_accuracy_mean_context": 0}
     total = 0
-    for indices, length in group_by_length([len(s) for s in sequences], batch_size, model.length_multiple,
+    for indices, length in group_by_length([len(s) for s in sequences], batch_size, backbone.length_multiple,
                                            model.config.max_length):
         ids = pad_batch([sequences[i] for i in indices], length)
-        z = model.encode_ids(ids)
-        context = model.context_norm(z)
+        z = backbone.encode_ids(ids)
+        context = backbone.latent_context(z)
         mean = keras.ops.broadcast_to(keras.ops.mean(context, axis=0, keepdims=True), context.shape)
         mask = ids != 0
         total += int(mask.sum())
         for name, batch_context in (("token_accuracy", context), ("token_accuracy_mean_context", mean)):
-            logits = model.decode_latent(z, length=length, context=batch_context)
+            logits = backbone.decode_latent(z, length=length, context=batch_context)
             predicted = np.argmax(keras.ops.convert_to_numpy(logits), axis=-1)
             hits[name] += int((predicted == ids)[mask].sum())
     return {name: round(count / max(total, 1), 5) for name, count in hits.items()}

@@ -6,15 +6,7 @@ import math
 
 import numpy as np
 
-
-def _check_max_length(max_length):
-    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 2:
-        raise ValueError(f"`max_length` must be an integer >= 2. Received: max_length={max_length!r}")
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
+from hypertext.checks import check_int
 
 
 def bucket_lengths(max_length, multiple=1, smallest=8):
@@ -39,9 +31,9 @@ def bucket_lengths(max_length, multiple=1, smallest=8):
         ValueError: when `max_length` is not an integer >= 2 or not a multiple of `multiple`, or `multiple` or
             `smallest` is not a positive integer.
     """
-    _check_max_length(max_length)
-    _check_positive_int(multiple, "multiple")
-    _check_positive_int(smallest, "smallest")
+    check_int("max_length", max_length, 2)
+    check_int("multiple", multiple)
+    check_int("smallest", smallest)
     max_length, multiple, smallest = int(max_length), int(multiple), int(smallest)
     if max_length % multiple:
         raise ValueError(f"`max_length` must be a multiple of {multiple}. Received: max_length={max_length}")
@@ -71,7 +63,7 @@ def group_by_length(lengths, batch_size, length_multiple, max_length):
         length_multiple: int >= 1, the model's `2**num_stages`.
         max_length: int, a multiple of `length_multiple`.
     """
-    _check_positive_int(batch_size, "batch_size")
+    check_int("batch_size", batch_size)
     buckets = np.asarray(bucket_lengths(max_length, length_multiple))
     lengths = np.asarray(lengths, dtype="int64").reshape(-1)
     if len(lengths) and lengths.min() < 0:
@@ -86,7 +78,7 @@ def group_by_length(lengths, batch_size, length_multiple, max_length):
 
 def pad_batch(sequences, length):
     """Sequences of ids, each at most `length` long -> an int32 array `(len(sequences), length)` padded with 0."""
-    _check_positive_int(length, "length")
+    check_int("length", length)
     ids = np.zeros((len(sequences), int(length)), dtype="int32")
     for row, sequence in enumerate(sequences):
         if len(sequence) > length:

@@ -1,23 +1,23 @@
 """Opening and writing hypertext checkpoints: `hypertext.load` (a path or a preset name) with one clear error for
-every kind of bad file, `lean_copy` (what a checkpoint file holds) and `export` (an inference copy).
+every kind of bad file, and `export` (a checkpoint written again in this version's format).
+
+Two formats load: this version's (a `TextAutoencoder` holding a `HypertextBackbone`, whose config is a
+`ModelConfig`), and the single-class format of checkpoints up to v5 (the shipped `wordnet` v5 file), whose flat
+config is converted and whose weights are mapped onto the backbone (`hypertext.legacy`).
 """
 
-import contextlib
 import json
 import os
-import random
 import zipfile
 
 import keras
-import numpy as np
-
 from hypertext import __version__
-from hypertext.configs import Config
+from hypertext.models.autoencoder_task import VERSION_KEY
+from hypertext.configs import OWNER, ModelConfig
+from hypertext.legacy import is_legacy, load_legacy, model_fields
 from hypertext.pretrained import resolve
 from hypertext.tokenizers.sentencepiece_tokenizer import ASSET_FILE
 
-# The key of the model's `metadata` under which a checkpoint records the hypertext version that wrote it.
-VERSION_KEY = "hypertext_version"
 
 
 class CheckpointError(ValueError):
@@ -54,7 +54,8 @@ def inspect_checkpoint(path):
             f"{path!r} holds a {config.get('class_name')!r} model, not a hypertext TextAutoencoder."
         )
     model_config = config.get("config", {})
-    unknown = sorted(set(model_config.get("config") or {}) - set(Config.__dataclass_fields__))
+    known = set(ModelConfig.__dataclass_fields__) | (set(OWNER) | {"bind_positions"} if is_legacy(config) else set())
+    unknown = sorted(set(model_fields(config)) - known)
     if unknown:
         written_by = (model_config.get("metadata") or {}).get(VERSION_KEY)
         written_by = f"hypertext {written_by}" if written_by else "an unknown version of hypertext"
@@ -82,63 +83,20 @@ def load(path):
     import hypertext.models  # noqa: F401  (registers the classes the archive names)
 
     path = resolve(path)
-    inspect_checkpoint(path)
+    config = inspect_checkpoint(path)
     try:
+        if is_legacy(config):
+            return load_legacy(path, config)
         return keras.saving.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types for damaged archives
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"Could not load {path!r}: {first}") from None
 
 
-@contextlib.contextmanager
-def _untouched_random_state():
-    """Building layers draws default seeds from Python's `random` (and NumPy may be used too); a copy made during
-    training must not shift the run's random streams, so they are put back afterwards."""
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    try:
-        yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-
-def lean_copy(model, training_heads=True):
-    """A new, uncompiled TextAutoencoder with `model`'s weights, tokenizer and metadata (plus the version of
-    hypertext that makes the copy, under `VERSION_KEY`), for writing to a file.
-
-    Keras 3 saves a compiled model's optimizer state into its `.keras` file (`model.save` has no
-    `include_optimizer` for that format), so a checkpoint written from the training model carries the Adam
-    moments, about a third of the file, which only a resume needs. Saving this copy writes the model alone.
-
-    Args:
-        model: a built TextAutoencoder, compiled or not.
-        training_heads: False also drops what only training uses: the bag-of-tokens head and its token weights
-            (the copy's config has `bow_weight=0`), and the projection head of the distillation loss
-            (`distill_weight=0`). `encode`, `decode` and `reconstruct` give the same outputs.
-    """
-    from hypertext.models import TextAutoencoder
-
-    config = model.get_config()
-    del config["tokenizer"]  # the same tokenizer object: its proto is an asset, not part of the JSON config
-    dropped = set()
-    if not training_heads and model.training_head_variables():
-        config["config"] = {**config["config"], "bow_weight": 0.0,
-                            **({"distill_weight": 0.0} if model.distill_head is not None else {})}
-        dropped = {id(v) for v in model.training_head_variables()}
-    config["metadata"] = {**model.metadata, VERSION_KEY: __version__}
-    with _untouched_random_state():
-        copy = TextAutoencoder(tokenizer=model.tokenizer, **config)
-        copy.build()
-    # The copy is built by the same code with the same config, so its variables come in `model`'s order, less the
-    # dropped ones; `set_weights` checks every shape.
-    copy.set_weights([keras.ops.convert_to_numpy(v) for v in model.weights if id(v) not in dropped])
-    return copy
-
-
 def export(checkpoint, path):
-    """Writes an inference copy of a checkpoint (a path or a preset name): the same encoder, decoder and
-    tokenizer, without optimizer state and without the training-only bag-of-tokens head, through a temporary file
-    and a rename."""
+    """Writes a checkpoint (a path or a preset name) again, in this version's format, through a temporary file and
+    a rename: the same backbone and tokenizer (a `TextAutoencoder` never holds optimizer state or training-only
+    heads)."""
     from hypertext.training.run_dir import save_model_atomically
 
-    save_model_atomically(lean_copy(load(checkpoint), training_heads=False), path)
+    save_model_atomically(load(checkpoint), path)

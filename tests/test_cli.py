@@ -12,7 +12,7 @@ import zipfile
 import h5py
 import pytest
 
-from hypertext.cli.tf_logging import keep_line
+from hypertext.cli.runner import keep_line
 from hypertext.data import load_texts
 from tests.conftest import backend
 

@@ -45,7 +45,7 @@ def test_inference_and_training_without_tensorflow(tmp_path):
         import hypertext
         from hypertext.layers import HyperConv1D, PerSampleConv1D
         from hypertext.tokenizers import SentencePieceTokenizer
-        from hypertext.training import inputs
+        from hypertext.data import corpus_data as inputs
 
         model = hypertext.load("wordnet")
         texts = ["a small domesticated carnivore", "the act of running"]

@@ -3,6 +3,6 @@ and `hypertext-encode`. The repository's `train.py` and `evaluate.py` are thin w
 
 Each tool module has `main(argv)` (the tool in-process; returns the exit code) and `run()` (the console script:
 sets TensorFlow's console up, then calls `main`). Nothing here imports TensorFlow at import time: `run` must hide
-TensorFlow's log lines before TensorFlow loads (`hypertext.cli.tf_logging`), and `hypertext` imports its
+TensorFlow's log lines before TensorFlow loads (`hypertext.cli.runner`), and `hypertext` imports its
 submodules lazily for the same reason.
 """

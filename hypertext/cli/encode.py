@@ -16,7 +16,7 @@ import os
 import sys
 import warnings
 
-from hypertext.cli.tf_logging import run_tool
+from hypertext.cli.runner import run_tool
 
 PROG = "hypertext-encode"
 PROGRESS_ABOVE = 1000  # texts; smaller inputs finish too fast for a progress bar to help
@@ -75,7 +75,7 @@ class _Progress:
             sys.stderr.flush()
 
 
-def encode_texts(model, texts, batch_size=256, progress=False):
+def encode_with_progress(model, texts, batch_size=256, progress=False):
     """`model.encode(texts, batch_size)`, bit for bit, one length-bucketed batch at a time, so that a progress bar
     can follow it: the batches are exactly those `encode` forms (`hypertext.lengths.group_by_length` over the
     same lengths), so each gives the same rows as inside one `encode` call. Over-long texts get one note on
@@ -129,7 +129,7 @@ def main(argv=None, prog=PROG):
         import hypertext
 
         model = hypertext.load(args.model)
-        vectors = encode_texts(model, texts, args.batch_size, progress=len(texts) > PROGRESS_ABOVE)
+        vectors = encode_with_progress(model, texts, args.batch_size, progress=len(texts) > PROGRESS_ABOVE)
         write_vectors(args.output, texts, vectors, args.format)
     except (ValueError, OSError) as e:  # OSError includes FileNotFoundError
         print(f"{prog}: error: {e}", file=sys.stderr)
@@ -138,7 +138,7 @@ def main(argv=None, prog=PROG):
 
 
 def run(argv=None, prog=PROG):
-    """The console script (see `hypertext.cli.tf_logging.run_tool`)."""
+    """The console script (see `hypertext.cli.runner.run_tool`)."""
     return run_tool(parse_args, main, argv, prog)
 
 

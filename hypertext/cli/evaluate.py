@@ -16,7 +16,7 @@ import json
 import sys
 import warnings
 
-from hypertext.cli.tf_logging import run_tool
+from hypertext.cli.runner import run_tool
 
 PROG = "hypertext-evaluate"
 
@@ -85,7 +85,7 @@ def main(argv=None, prog=PROG):
 
 
 def run(argv=None, prog=PROG):
-    """The console script (see `hypertext.cli.tf_logging.run_tool`)."""
+    """The console script (see `hypertext.cli.runner.run_tool`)."""
     return run_tool(parse_args, main, argv, prog)
 
 

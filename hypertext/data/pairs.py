@@ -13,7 +13,8 @@ import collections
 import keras
 import numpy as np
 
-from hypertext.lengths import _check_positive_int, bucket_lengths, pad_batch
+from hypertext.checks import check_int
+from hypertext.lengths import bucket_lengths, pad_batch
 from hypertext.tokenizers.sentencepiece_tokenizer import PAD_ID
 
 NO_GROUP = -1
@@ -56,7 +57,7 @@ class PairBatches(keras.utils.PyDataset):
     and the positives are the same every epoch.
 
     Args:
-        sequences: a list of 1-D int arrays, each eos-terminated and at most `max_length` long (`encode_ragged`).
+        sequences: a list of 1-D int arrays, each eos-terminated and at most `max_length` long (`tokenize_ragged`).
         groups: int array, a group id per sequence (`NO_GROUP` for none): texts of one group are positives of each
             other. None: every positive is a noisy view of its own text.
         batch_size: int, texts per batch.
@@ -75,8 +76,8 @@ class PairBatches(keras.utils.PyDataset):
     def __init__(self, sequences, groups=None, batch_size=64, max_length=128, length_multiple=1, positive_drop=0.1,
                  paired_repeats=1, steps_per_epoch=None, shuffle=True, seed=0, teacher=None, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int(batch_size, "batch_size")
-        _check_positive_int(paired_repeats, "paired_repeats")
+        check_int("batch_size", batch_size)
+        check_int("paired_repeats", paired_repeats)
         if not len(sequences):
             raise ValueError("PairBatches needs at least one sequence. Received: 0")
         if groups is not None and len(groups) != len(sequences):

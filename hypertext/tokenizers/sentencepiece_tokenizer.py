@@ -112,6 +112,11 @@ class SentencePieceTokenizer(keras.layers.Layer):
         self.proto = bytes(proto)
 
     @property
+    def has_model(self):
+        """Whether the tokenizer holds a SentencePiece model (trained, given, or loaded from a `.keras` file)."""
+        return self._processor is not None
+
+    @property
     def processor(self):
         if self._processor is None:
             raise ValueError(

@@ -15,7 +15,6 @@ import shutil
 
 import keras
 
-from hypertext.saving import lean_copy
 from hypertext.training.errors import TrainingError
 from hypertext.training.run_dir import TMP_PREFIX, save_model_atomically, write_history_csv
 
@@ -24,8 +23,9 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
     """Saves the model to `path` whenever `monitor` improves on `best` (pass the best value of the epochs before a
     resume), through a temporary file and a rename, so an interrupted save never leaves a half-written file.
 
-    The file holds a lean copy of the model (`hypertext.saving.lean_copy`): no optimizer state, which is a third of
-    a compiled model's file with Adam and which only `--resume` needs (it reads it from the backup).
+    The file holds the task's `text_model()` (`AutoencoderTask.text_model`): no optimizer state, which is a third of
+    a compiled model's file with Adam and which only `--resume` needs (it reads it from the backup), and no
+    training-only objective head.
 
     `context` (a function returning a context manager) wraps each save: a multi-worker run's chief saves outside
     the distribution (`Distributed.local`)."""
@@ -43,7 +43,7 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
             return
         self.best = float(value)
         with self.context():
-            save_model_atomically(lean_copy(self.model), self.path)
+            save_model_atomically(self.model.text_model(), self.path)
 
 
 class RunBackup(keras.callbacks.Callback):

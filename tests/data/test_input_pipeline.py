@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from hypertext.data import (bucket_lengths, encode_ragged, encode_texts, group_by_length, load_texts, make_batches,
+from hypertext.data import (bucket_lengths, tokenize_ragged, tokenize_padded, group_by_length, load_texts, make_batches,
                             make_dataset, pad_batch)
 from hypertext.tokenizers import SentencePieceTokenizer
 
@@ -92,7 +92,7 @@ def test_batches_are_id_pairs_with_pad_masks(pipeline, tokenizer):
 
 
 def test_truncation_is_counted(tokenizer):
-    ids, truncated = encode_texts(["short", "much longer text " * 10], tokenizer, 6)
+    ids, truncated = tokenize_padded(["short", "much longer text " * 10], tokenizer, 6)
     assert truncated == 1 and ids.shape == (2, 6) and ids[1].all()
 
 
@@ -101,17 +101,17 @@ def _window(pieces, max_length):
     return pieces[:max_length - 1] + [3]
 
 
-def test_encode_ragged_matches_the_tokenizer(tokenizer, texts):
-    sequences, truncated = encode_ragged(texts, tokenizer, 24)
+def test_tokenize_ragged_matches_the_tokenizer(tokenizer, texts):
+    sequences, truncated = tokenize_ragged(texts, tokenizer, 24)
     pieces = tokenizer.encode(texts)
     assert truncated == sum(len(p) + 1 > 24 for p in pieces) > 0
     assert len(sequences) == len(texts)
     for seq, p in zip(sequences, pieces):
         assert seq.dtype == np.int32 and seq.ndim == 1
         assert seq.tolist() == _window(p, 24)
-    padded, _ = encode_texts(texts, tokenizer, 24)
+    padded, _ = tokenize_padded(texts, tokenizer, 24)
     np.testing.assert_array_equal(pad_batch(sequences, 24), padded)
-    assert encode_ragged([], tokenizer, 24) == ([], 0)
+    assert tokenize_ragged([], tokenizer, 24) == ([], 0)
 
 
 def test_bucket_lengths():
@@ -188,8 +188,8 @@ def test_shuffling_is_seeded_and_reshuffles_every_epoch(pipeline, tokenizer, tex
 
 def test_strings_arrays_and_ragged_lists_give_the_same_batches(pipeline, tokenizer, texts):
     max_length = 24
-    padded, _ = encode_texts(texts, tokenizer, max_length)
-    sequences, _ = encode_ragged(texts, tokenizer, max_length)
+    padded, _ = tokenize_padded(texts, tokenizer, max_length)
+    sequences, _ = tokenize_ragged(texts, tokenizer, max_length)
     for shuffle in (False, True):
         for bucket in (True, False):
             outputs = []

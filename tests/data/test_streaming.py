@@ -13,7 +13,7 @@ from hypertext import configs
 from hypertext.data import TextStream, bucket_lengths, load_texts, stream_batches, wordnet
 from hypertext.data.corpora import Reservoir
 from hypertext.tokenizers import SentencePieceTokenizer
-from hypertext.training import inputs
+from hypertext.data import corpus_data as inputs
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import sys
 import numpy as np
 import pytest
 
-from hypertext.data.teacher import cache_dir, load_teacher, teacher_vectors
+from hypertext.models.objectives.teacher import cache_dir, load_teacher, teacher_vectors
 
 
 def _counting_encoder(rng, calls):

@@ -1,8 +1,5 @@
-"""The training loop: `train()` runs a whole run step by step (data, tokenizer, model, compile, fit, checkpoints),
-with `compile_model` and its learning-rate schedule, and `get_tokenizer`.
-
-(Named `loop.py`, not `train.py`: the package re-exports the function `train`, which would hide a module of the
-same name, so `hypertext.training.train` is always the function.)
+"""The trainer: `train()` runs a whole run step by step (data, tokenizer, model, compile, fit, checkpoints),
+with `compile_model` and its learning-rate schedule, `get_tokenizer`, and the warm start of `init_from`.
 """
 
 import math
@@ -13,15 +10,15 @@ import warnings
 import keras
 
 from hypertext import __version__, configs
-from hypertext.configs import ARCHITECTURE_FIELDS
-from hypertext.backend_utils import device_description
-from hypertext.models import TextAutoencoder
-from hypertext.saving import VERSION_KEY
+from hypertext.configs import ModelConfig
+from hypertext.backend_utils import device_description, has_tensorflow
+from hypertext.data.corpus_data import read_corpus
+from hypertext.models import AutoencoderTask
+from hypertext.models.autoencoder_task import VERSION_KEY
 from hypertext.tokenizers import SentencePieceTokenizer
 from hypertext.training.callbacks import AtomicBestCheckpoint, RunBackup, StopOnNonFiniteLoss, restore_backup
 from hypertext.training.distribution import setup_distribution
 from hypertext.training.errors import OutputDirError, TrainingError
-from hypertext.training.inputs import has_tensorflow, read_corpus
 from hypertext.training.plots import plot_curves
 from hypertext.training.run_dir import (BACKUP_DIR, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, TOKENIZER_FILE,
                                         prepare_output_dir, remove_stale_temporary_files, write_history_csv,
@@ -36,19 +33,14 @@ def learning_rate_schedule(config, total_steps):
         warmup_target=config.learning_rate, warmup_steps=warmup)
 
 
-def compile_model(model, config, total_steps, jit_compile=False):
+def compile_model(task, config, total_steps, jit_compile=False):
+    """Compiles an `AutoencoderTask` with Adam (AdamW with `weight_decay`) on `learning_rate_schedule`."""
     schedule = learning_rate_schedule(config, total_steps)
     if config.weight_decay:
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
     else:
         optimizer = keras.optimizers.Adam(schedule)
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
-        jit_compile=jit_compile,
-    )
-    return model
+    return task.compile_for_training(optimizer, jit_compile=jit_compile)
 
 
 def get_tokenizer(output, train_texts, config, log=print, init_model=None, save=True):
@@ -77,14 +69,15 @@ def get_tokenizer(output, train_texts, config, log=print, init_model=None, save=
 
 
 def load_init_model(path, config):
-    """The checkpoint that `train(init_from=...)` starts from: a path or preset name, whose architecture must match
-    `config` (the training fields and the new objectives may differ; so may `semantic_width` where the checkpoint
-    has none)."""
+    """The checkpoint that `train(init_from=...)` starts from: a path or preset name, whose model config must match
+    `config`'s (the training and objective configs may differ; so may `semantic_width` where the checkpoint has
+    none, and the fields that do not shape weights: `reconstruct_window`, `dropout`)."""
     import hypertext
 
     source = hypertext.load(path)
-    for name in ARCHITECTURE_FIELDS:
-        if name == "semantic_width" and source.config.semantic_width == 0:
+    for name in ModelConfig.__dataclass_fields__:
+        if name in ("reconstruct_window", "dropout") or (name == "semantic_width"
+                                                         and source.config.semantic_width == 0):
             continue  # a semantic path the source lacks starts at zero: the same model to begin with
         if getattr(source.config, name) != getattr(config, name):
             raise ValueError(f"`init_from` must be a checkpoint of the same architecture as the config. {path!r} has "
@@ -92,21 +85,18 @@ def load_init_model(path, config):
     return source
 
 
-def warm_start(model, source):
-    """Copies `source`'s weights into `model` (same architecture): every weight of the network, and the
-    training-only heads too when both have them (else `model` keeps its own, e.g. when the source is an export
-    without them). A semantic path (`semantic_width`) that the source lacks keeps its initialisation (its output
-    layer starts at zero). Returns how many variables were copied. Both models are built by the same code, so their
-    variables come in the same order; every shape is checked."""
-    def split(m, leave_out=()):
-        skip = {id(v) for v in m.training_head_variables()} | {id(v) for layer in leave_out for v in layer.weights}
-        return [v for v in m.weights if id(v) not in skip], m.training_head_variables()
-
-    new_path = ((model.semantic_in, model.semantic_out)
-                if source.semantic_in is None and model.semantic_in is not None else ())
-    (network, heads), (source_network, source_heads) = split(model, new_path), split(source)
-    pairs = list(zip(network, source_network)) + (list(zip(heads, source_heads)) if heads and source_heads else [])
-    if len(network) != len(source_network) or any(tuple(a.shape) != tuple(b.shape) for a, b in pairs):
+def warm_start(backbone, source):
+    """Copies the weights of `source` (a `HypertextBackbone` of the same architecture) into `backbone`. A semantic
+    path (`semantic_width`) that the source lacks keeps its initialisation (its output layer starts at zero). The
+    objectives' training-only heads are not in a checkpoint: they keep their initialisation. Returns how many
+    variables were copied. Both backbones are built by the same code, so their variables come in the same order;
+    every shape is checked."""
+    new_path = ((backbone.semantic_in, backbone.semantic_out)
+                if source.semantic_in is None and backbone.semantic_in is not None else ())
+    skip = {id(v) for layer in new_path for v in layer.weights}
+    network = [v for v in backbone.weights if id(v) not in skip]
+    pairs = list(zip(network, source.weights))
+    if len(network) != len(source.weights) or any(tuple(a.shape) != tuple(b.shape) for a, b in pairs):
         raise ValueError("`init_from` must be a checkpoint of the same architecture: its weights do not match "
                          "the model's.")
     for variable, value in pairs:
@@ -125,7 +115,8 @@ def _check_visible_run(output):
 def train(corpus="wordnet", output="runs/default", config=None, text_key="text", resume=False, jit_compile=False,
           mixed_precision=False, encoding_errors="strict", verbose=1, log=print, distribute="none",
           cpu_devices=None, init_from=None):
-    """Trains (or resumes) a TextAutoencoder and writes everything to `output`. Returns the best model's path.
+    """Trains (or resumes) a text autoencoder (an `AutoencoderTask`) and writes everything to `output`: the best
+    `TextAutoencoder` (`model.keras`), the backup, the history. Returns the best model's path.
 
     Args:
         distribute: "none" (one device), "mirrored" (data parallel over this machine's devices) or "multi-worker"
@@ -175,17 +166,20 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
     best = os.path.join(output, MODEL_FILE)
     history_csv = os.path.join(output, HISTORY_FILE)
     with dist.scope():
-        model = TextAutoencoder(config, tokenizer,
+        model = AutoencoderTask(config, tokenizer,
                                 metadata={"corpus": corpus, "text_key": text_key, VERSION_KEY: __version__})
         model.build()
         compile_model(model, config, steps_per_epoch * config.epochs, jit_compile)
         if init_model is not None:
-            log(f"init_from: copied {warm_start(model, init_model)} of {len(model.weights)} weights from {init_from!r}")
-        if config.bow_weight > 0 and config.bow_idf:
-            model.set_bag_of_tokens_idf(idf_ids)  # a resumed run restores the same values from its backup
+            log(f"init_from: copied {warm_start(model.backbone, init_model.backbone)} of "
+                f"{len(model.backbone.weights)} weights from {init_from!r}")
+        bag = model.objective("bag_of_tokens")
+        if bag is not None and config.bow_idf:
+            bag.set_idf(idf_ids)  # a resumed run restores the same values from its backup
         kind = "hyper" if config.hyper else "plain Conv1D ablation"
-        if model.bow_head is not None:
-            kind += f"; {model.bow_head.count_params():,} of them in the training-only bag-of-tokens head"
+        heads = model.count_params() - model.backbone.count_params()
+        if heads:
+            kind += f"; {heads:,} of them in training-only objective heads"
         log(f"model: {model.count_params():,} parameters ({kind})")
 
         backup_dir = os.path.join(output, BACKUP_DIR)

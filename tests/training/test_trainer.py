@@ -4,7 +4,7 @@ import pytest
 
 from hypertext import training
 from hypertext.models import TextAutoencoder
-from hypertext.training.loop import load_init_model, warm_start
+from hypertext.training.trainer import load_init_model, warm_start
 
 
 def _model(config, tokenizer):
@@ -65,7 +65,7 @@ def test_train_init_from_a_checkpoint_with_the_contrastive_objective(tiny_config
 
 
 def test_distributed_batches_refuse_the_pair_objectives(tiny_config, tiny_tokenizer, corpus, tmp_path):
-    from hypertext.training.inputs import read_corpus
+    from hypertext.data.corpus_data import read_corpus
 
     text_file = tmp_path / "corpus.txt"
     text_file.write_text("\n".join(corpus[:300]) + "\n")
@@ -84,8 +84,8 @@ def test_train_with_the_distillation_objective_reads_cached_teacher_vectors(tiny
                                                                            monkeypatch, rng):
     """A run with `distill_weight` takes the teacher's vectors of its exact training and validation texts from the
     cache (filled here by a stand-in teacher, as the real one is an optional extra), and its loss includes the term."""
-    from hypertext.data.teacher import teacher_vectors
-    from hypertext.training.inputs import read_corpus
+    from hypertext.models.objectives.teacher import teacher_vectors
+    from hypertext.data.corpus_data import read_corpus
 
     monkeypatch.setenv("HYPERTEXT_CACHE", str(tmp_path / "cache"))
     text_file = tmp_path / "corpus.txt"

@@ -1,5 +1,5 @@
-"""A quiet console for the command-line tools: TensorFlow's own log lines are hidden unless the user asks for them
-(`--tf-logs`).
+"""How every console script runs (`run_tool`, the entry point behind each tool's `run()`), with a quiet console:
+TensorFlow's own log lines are hidden unless the user asks for them (`--tf-logs`).
 
 These settings only work before TensorFlow is imported, so this module imports nothing heavy, and neither do
 `hypertext` (its names load lazily) nor `hypertext.cli`.

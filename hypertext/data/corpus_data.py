@@ -1,5 +1,5 @@
 """The data of a run: the texts that train the tokenizer, the batches that `fit` reads, and the sample that sets the
-bag-of-tokens IDF. `train()` calls `read_corpus`, then `CorpusData.batches`.
+bag-of-tokens IDF. `train()` calls `read_corpus`, then `CorpusData.batches`, which returns `RunBatches`.
 
 A local corpus (files, "wordnet", "english", or several joined by `+`) is first read once, as a stream: it counts
 the texts and keeps a seeded reservoir sample of them, about `config.tokenizer_sentences` training texts (the
@@ -10,15 +10,14 @@ epoch rereads the file through `stream_batches`, and nothing grows with the corp
 """
 
 import dataclasses
-import importlib.util
 import math
+import typing
 
 import keras
 
-from hypertext.data import TextStream, is_streamable, load_texts, make_batches, make_dataset, stream_batches
-from hypertext.data.corpora import Reservoir, Texts
+from hypertext.data.corpora import Reservoir, Texts, TextStream, is_streamable, load_texts
+from hypertext.data.input_pipeline import in_memory_batches, num_batches, streamed_batches, tokenize_ragged
 from hypertext.data.wordnet import split_of
-from hypertext.data.input_pipeline import encode_ragged
 
 # A local corpus with at most this many training texts trains in memory (about 0.3 GB of strings and ids at the
 # most); a larger one is streamed.
@@ -32,9 +31,20 @@ SHUFFLE_BUFFER = 100_000
 TRAIN_SHARE = 0.9
 
 
-def has_tensorflow():
-    """Whether TensorFlow is installed (without importing it)."""
-    return importlib.util.find_spec("tensorflow") is not None
+class RunBatches(typing.NamedTuple):
+    """What `CorpusData.batches` returns for `model.fit`.
+
+    Attributes:
+        train: the training batches (a tf.data.Dataset, a `keras.utils.PyDataset` or a generator).
+        validation: the validation batches, one pass.
+        steps_per_epoch: the training steps of one epoch.
+        idf_sequences: the token ids the bag-of-tokens IDF is counted on.
+    """
+
+    train: object
+    validation: object
+    steps_per_epoch: int
+    idf_sequences: list
 
 
 @dataclasses.dataclass
@@ -60,7 +70,7 @@ class CorpusData:
     stats: dict
 
     def batches(self, tokenizer, config, log=print, distributed=False, processes=1):
-        """`(train_input, validation_input, steps_per_epoch, idf_sequences)` for `model.fit`.
+        """The `RunBatches` (train, validation, steps_per_epoch, idf_sequences) for `model.fit`.
 
         `distributed`: full batches only, so that each splits evenly over the replicas (each length bucket's short
         last batch is dropped); in-memory corpora only, without the contrastive objective. With several
@@ -98,7 +108,7 @@ class CorpusData:
         validation = in_memory_batches(validation_ids, shuffle=False, **common)
         if distributed:
             _log_left_out("validation", validation_ids, validation, config, log)
-        return train, validation, steps, sequences
+        return RunBatches(train, validation, steps, sequences)
 
     def _pair_batches(self, tokenizer, config, log):
         """`batches` for the contrastive and distillation objectives: `hypertext.data.pairs.PairBatches`, each text
@@ -116,7 +126,7 @@ class CorpusData:
                       length_multiple=2 ** config.num_stages, positive_drop=config.positive_drop, seed=config.seed)
         teacher = {}
         if config.distill_weight > 0:
-            from hypertext.data.teacher import teacher_vectors
+            from hypertext.models.objectives.teacher import teacher_vectors
 
             teacher = {name: teacher_vectors(texts, log=log)
                        for name, texts in (("train", self.train), ("validation", self.validation))}
@@ -132,7 +142,7 @@ class CorpusData:
         steps = len(train)
         if keras.backend.backend() == "tensorflow":
             train, validation = as_tf_dataset(train), as_tf_dataset(validation)
-        return train, validation, steps, sequences
+        return RunBatches(train, validation, steps, sequences)
 
 
 def read_corpus(corpus, config, text_key="text", errors="strict", log=print):
@@ -168,23 +178,11 @@ def read_corpus(corpus, config, text_key="text", errors="strict", log=print):
 
 
 def _tokenize(name, texts, tokenizer, config, log):
-    ids, truncated = encode_ragged(texts, tokenizer, config.max_length)
+    ids, truncated = tokenize_ragged(texts, tokenizer, config.max_length)
     if truncated:
         log(f"{name}: {truncated:,} of {len(texts):,} texts are longer than max_length={config.max_length} pieces "
             "and were truncated")
     return ids
-
-
-def in_memory_batches(sequences, tf_data=None, **kwargs):
-    """`make_dataset(sequences, **kwargs)` (tf.data) on TensorFlow or with `tf_data=True`, else `make_batches`
-    (NumPy)."""
-    tf_data = keras.backend.backend() == "tensorflow" if tf_data is None else tf_data
-    return (make_dataset if tf_data else make_batches)(sequences, **kwargs)
-
-
-def num_batches(batches):
-    """The batches of one pass of what `in_memory_batches` made."""
-    return batches.num_batches if isinstance(batches, keras.utils.PyDataset) else int(batches.cardinality())
 
 
 def _log_left_out(name, sequences, batches, config, log):
@@ -195,16 +193,3 @@ def _log_left_out(name, sequences, batches, config, log):
         log(f"{name}: {used:,} of {len(sequences):,} texts per pass, in full batches of {config.batch_size} that split "
             f"evenly over the replicas ({len(sequences) - used:,} left out: the short last batch of each length bucket"
             + (", a different draw every epoch)" if name == "train" else ")"))
-
-
-def streamed_batches(texts, **kwargs):
-    """`stream_batches(texts, **kwargs)` for `model.fit`: the generator on JAX and PyTorch; on TensorFlow a
-    `tf.data.Dataset.from_generator` with batches of any length (Keras would fix the length of every batch to that
-    of the first two)."""
-    if keras.backend.backend() != "tensorflow":
-        return stream_batches(texts, **kwargs)
-    import tensorflow as tf
-
-    signature = (tf.TensorSpec((None, None), tf.int32),) * 2 + (tf.TensorSpec((None, None), tf.float32),)
-    return tf.data.Dataset.from_generator(lambda: stream_batches(texts, **kwargs),
-                                          output_signature=signature).prefetch(2)

@@ -1,0 +1,57 @@
+"""The distillation objective (`distill_weight`): `z` learns what a teacher sentence encoder says of the same texts
+(the batch's `teacher_vectors`, from `hypertext.models.objectives.teacher`)."""
+
+import keras
+from keras import ops
+
+from hypertext.models.objectives.objective import Objective, register_objective, unit
+
+
+@register_objective
+class Distillation(Objective):
+    """The loss of `distill_weight`; the batch's `teacher_vectors` hold a teacher encoder's vectors of its texts.
+
+    - `distill_mode="similarity"`: `z`'s in-batch cosine similarities are made to match the teacher's. For each
+      row `i`, both encoders' cosine similarities to the other rows of the batch (`j != i`), divided by
+      `distill_temperature`, become softmax distributions, and the loss is the KL divergence from the teacher's
+      to `z`'s, averaged over rows (0 when they agree). Only similarities are compared, so `z` keeps its own
+      width and basis, and what it learns is what cosine similarity between `encode()` vectors means.
+    - `distill_mode="projection"`: 1 - the cosine between `distill_head(z)` (a training-only Dense to
+      `teacher_dim`) and the teacher's vector, averaged over the batch. It asks only that the teacher's vector be
+      linearly readable from `z`, as a linear probe reads it.
+
+    Example:
+
+    >>> Distillation(model_config, objective_config).loss(z, teacher_vectors)
+    """
+
+    objective_name = "distillation"
+    weight_field = "distill_weight"
+    inputs = ("teacher_vectors",)
+
+    def __init__(self, model_config, objectives, **kwargs):
+        super().__init__(model_config, objectives, **kwargs)
+        self.distill_head = (keras.layers.Dense(objectives.teacher_dim, name="distill_head", dtype=self.dtype_policy)
+                             if objectives.distill_mode == "projection" else None)
+
+    def build(self, z_shape=None):
+        if self.distill_head is not None:
+            self.distill_head.build((None, self.model_config.latent_dim))
+        self.built = True
+
+    def loss(self, z, teacher):
+        if self.distill_head is not None:
+            return 1.0 - ops.mean(ops.sum(unit(self.distill_head(z)) * unit(teacher), axis=-1))
+
+        def similarities(v):
+            """Row-wise log-softmax of the cosine similarities / temperature, the diagonal masked out (its
+            probability is exactly 0, so it adds nothing to the KL sum below)."""
+            v = unit(v)
+            logits = ops.matmul(v, ops.transpose(v)) / self.objectives.distill_temperature
+            return ops.log_softmax(logits - 1e9 * ops.eye(ops.shape(v)[0], dtype="float32"), axis=-1)
+
+        target = similarities(teacher)
+        return ops.mean(ops.sum(ops.exp(target) * (target - similarities(z)), axis=-1))
+
+    def objective_loss(self, inputs, z, backbone, training=False):
+        return self.loss(z, inputs["teacher_vectors"])
