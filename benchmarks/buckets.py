@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hypertext.configs import apply_overrides, get_config  # noqa: E402
-from hypertext.models import TextAutoencoder  # noqa: E402
+from hypertext.models import AutoencoderTask  # noqa: E402
 from hypertext.training import compile_model  # noqa: E402
 from timing import device_description, print_table  # noqa: E402
 
@@ -52,9 +52,10 @@ def main():
     batch = args.batch_size or config.batch_size
     print(f"# {device_description()}, config={args.config}, batch={batch}, max_length={config.max_length}")
     keras.utils.set_random_seed(0)
-    model = TextAutoencoder(config)
+    model = AutoencoderTask(config)
     model.build()
     compile_model(model, config, total_steps=10_000)
+    text_model = model.text_model()
     rng = np.random.default_rng(0)
     step, recon = {}, {}
     for length in lengths:
@@ -63,7 +64,7 @@ def main():
         weights = np.ones(ids.shape, "float32")
         step[length] = median_seconds(lambda: model.train_on_batch(ids, ids, sample_weight=weights), args.repeats)
         pieces = [row[:-1].tolist() for row in ids]
-        recon[length] = median_seconds(lambda: model.reconstruct_pieces(pieces, batch_size=batch),
+        recon[length] = median_seconds(lambda: text_model.reconstruct_pieces(pieces, batch_size=batch),
                                        max(3, args.repeats // 2))
     reference = args.reference if args.reference in step else lengths[-1]
     rows = [[str(length), f"{step[length] * 1e3:.1f} ms", f"{step[length] / step[reference]:.2f}×",

@@ -44,7 +44,7 @@ from hypertext.data import wordnet  # noqa: E402
 from hypertext.data.input_pipeline import tokenize_ragged, make_batches  # noqa: E402
 from hypertext.evaluation import reconstruction_metrics  # noqa: E402
 from hypertext.layers import PerSampleConv1D  # noqa: E402
-from hypertext.models import TextAutoencoder  # noqa: E402
+from hypertext.models import AutoencoderTask  # noqa: E402
 from hypertext.tokenizers import SentencePieceTokenizer  # noqa: E402
 from hypertext.training import compile_model  # noqa: E402
 from timing import compare_fwd_and_fwd_bwd, device_description, parse_shapes, print_table  # noqa: E402
@@ -150,7 +150,7 @@ def part_b(args):
     models, timers = {}, {}
     for name, model_config in (("hyper", config), ("plain twin", twin)):
         keras.utils.set_random_seed(0)
-        models[name] = TextAutoencoder(model_config)
+        models[name] = AutoencoderTask(model_config)
         models[name].build()
         compile_model(models[name], config, total_steps=10_000, jit_compile=args.backend_jit)
         timers[name] = EpochTimer()
@@ -190,7 +190,7 @@ class BleuTarget(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         step = int(ops.convert_to_numpy(self.model.optimizer.iterations))  # blocks until the last step is done
         self.train_seconds += time.perf_counter() - self.epoch_start
-        metrics = reconstruction_metrics(self.model, self.texts, pieces=self.pieces)
+        metrics = reconstruction_metrics(self.model.text_model(), self.texts, pieces=self.pieces)
         row = {"step": step, "train_s": round(self.train_seconds, 1),
                "wall_s": round(time.perf_counter() - self.start, 1), "loss": round(float(logs["loss"]), 4),
                "bleu": metrics["bleu"], "exact_match": metrics["exact_match"]}
@@ -218,20 +218,20 @@ def part_c(args):
     val_pieces = tokenizer.encode(val_texts)
     setup_seconds = time.perf_counter() - start
 
-    model = TextAutoencoder(config, tokenizer)
+    model = AutoencoderTask(config, tokenizer)
     model.build()
     passes = config.steps_per_epoch or -(-len(train_ids) // config.batch_size)
     total_steps = args.schedule_steps or passes * config.epochs
     compile_model(model, config, total_steps, jit_compile=args.backend_jit)
     if config.bow_weight > 0 and config.bow_idf:
-        model.set_bag_of_tokens_idf(train_ids)
+        model.objective("bag_of_tokens").set_idf(train_ids)
     print(f"\nc) {args.train_config} config, {model.count_params():,} parameters, {len(train_ids):,} training texts, "
           f"{len(val_texts)} held-out validation texts; learning-rate schedule over {total_steps:,} steps; "
           f"tokenizer and tokenization {setup_seconds:.1f} s", flush=True)
     target = BleuTarget(val_texts, val_pieces, args.target, args.max_minutes * 60)
     # Full batches only (drop_remainder), so there is one batch shape per length bucket and the JIT compiles each once.
     batches = make_batches(train_ids, tokenizer, config.max_length, config.batch_size, shuffle=True, seed=config.seed,
-                           repeat=True, drop_remainder=True, length_multiple=model.length_multiple)
+                           repeat=True, drop_remainder=True, length_multiple=model.backbone.length_multiple)
     model.fit(batches, steps_per_epoch=args.eval_every, epochs=max(1, total_steps // args.eval_every), shuffle=False,
               verbose=0,
               callbacks=[target])

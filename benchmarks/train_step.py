@@ -21,7 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hypertext.configs import apply_overrides, get_config  # noqa: E402
-from hypertext.models import TextAutoencoder  # noqa: E402
+from hypertext.models import AutoencoderTask  # noqa: E402
 from hypertext.training import compile_model  # noqa: E402
 from timing import device_description, print_table  # noqa: E402
 
@@ -64,7 +64,7 @@ def main():
     for name, model_config in (("hyper", config),
                                ("plain twin", apply_overrides(config.replace(hyper=False), args.plain_set))):
         keras.utils.set_random_seed(0)
-        model = TextAutoencoder(model_config)
+        model = AutoencoderTask(model_config)
         model.build()
         results[name] = step_seconds(model, config, batch, args.steps, args.jit, length)
         tokens = batch * length / results[name]

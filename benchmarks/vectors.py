@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 from hypertext import evaluation  # noqa: E402
 from hypertext.data import wordnet  # noqa: E402
 from hypertext.models.objectives.teacher import TEACHER as MINILM, load_teacher  # noqa: E402
+from tables import vectors_table  # noqa: E402
 from timing import device_description, interleaved_median_seconds  # noqa: E402
 
 
@@ -77,23 +78,6 @@ def measure(name, encode, args, split_texts, noise_tokenizer, noise_max_length):
     row["seconds"] = round(time.perf_counter() - start, 1)
     print(f"# {name}: {row['seconds']} s", file=sys.stderr, flush=True)
     return row
-
-
-def markdown_table(rows):
-    """The rows as a markdown table; speeds also as a multiple of MiniLM's when it ran."""
-    minilm = next((r["speed"]["texts_per_second"] for r in rows if r["encoder"] == MINILM), None)
-    percent = lambda v: f"{100 * v:.1f}%"  # noqa: E731
-    lines = ["| encoder | dim | lexname probe | definition R@1 | R@10 | MRR | same-synset R@1 | noise R@1 | texts/s "
-             "| × MiniLM |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        speed = r["speed"]["texts_per_second"]
-        lines.append(" | ".join([
-            f"| {r['encoder']}", str(r["dim"]), percent(r["probe"]["probe_accuracy"]),
-            percent(r["definition"]["recall_at_1"]), percent(r["definition"]["recall_at_10"]),
-            f"{r['definition']['mrr']:.3f}", percent(r["same_synset"]["recall_at_1"]),
-            percent(r["noise"]["recall_at_1"]), f"{speed:,.0f}",
-            f"{speed / minilm:.1f}×" if minilm else "—"]) + " |")
-    return "\n".join(lines)
 
 
 def main():
@@ -143,7 +127,7 @@ def main():
     for row, s in zip(rows, seconds):
         row["speed"] = {"texts_per_second": round(len(speed_texts) / s, 1), "num_texts": len(speed_texts),
                         "batch_size": args.batch_size, "rounds": args.speed_rounds}
-    print(markdown_table(rows))
+    print(vectors_table(rows, MINILM))
     result = {"header": header.lstrip("# "), "split": args.split, "notes": notes, "rows": rows}
     print(json.dumps(result))
     if args.json:

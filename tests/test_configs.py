@@ -1,6 +1,9 @@
 import pytest
 
-from hypertext.configs import CONFIGS, apply_overrides, get_config, validate
+import dataclasses
+
+from hypertext.configs import (CONFIGS, OWNER, Config, ModelConfig, ObjectiveConfig, TrainingConfig, apply_overrides,
+                               get_config, validate)
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -38,5 +41,33 @@ def test_overrides_parse_with_the_field_type():
     assert (config.bow_weight, config.bow_idf, config.latent_dim) == (0.5, True, 64)
     with pytest.raises(ValueError, match=r"`--set bow_idf` wants a bool. Received: 'maybe'"):
         apply_overrides(get_config("small"), ["bow_idf=maybe"])
-    with pytest.raises(ValueError, match=r"`config` must be one of 'small', 'base', 'wordnet', 'tiny'. Received: "):
+    with pytest.raises(ValueError, match=r"`config` must be one of 'small', 'base', 'release', 'tiny'. Received: "):
         get_config("huge")
+
+
+def test_a_recipe_is_a_model_a_training_and_an_objective_config():
+    config = get_config("small")
+    assert isinstance(config.model, ModelConfig) and config.model.latent_dim == config.latent_dim == 512
+    assert isinstance(config.training, TrainingConfig) and config.training.batch_size == 64
+    assert isinstance(config.objectives, ObjectiveConfig) and config.objectives.bow_weight == 1.0
+    assert Config.compose(config.model, config.training, config.objectives) == config
+    # Every field belongs to exactly one part; the model part holds nothing a run's optimiser or objectives read.
+    parts = [set(ModelConfig.__dataclass_fields__), set(TrainingConfig.__dataclass_fields__),
+             set(ObjectiveConfig.__dataclass_fields__)]
+    assert sum(len(p) for p in parts) == len(set().union(*parts)) == len(dataclasses.fields(Config)) == len(OWNER)
+    training_only = {"learning_rate", "warmup_steps", "weight_decay", "epochs", "steps_per_epoch", "batch_size",
+                     "seed", "bow_weight", "contrastive_weight", "distill_weight"}
+    assert not training_only & parts[0]
+
+
+@pytest.mark.parametrize("assignment,part", [("latent_dim=64", "model"), ("pooling=mean", "model"),
+                                             ("batch_size=8", "training"), ("distill_mode=projection", "objectives")])
+def test_set_reaches_a_field_of_every_part(assignment, part):
+    name, value = assignment.split("=")
+    config = apply_overrides(get_config("small"), [assignment])
+    assert str(getattr(getattr(config, part), name)) == value and OWNER[name] == part
+
+
+def test_the_old_config_name_is_a_deprecated_alias():
+    with pytest.warns(DeprecationWarning, match="The config 'wordnet' is now called 'release'"):
+        assert get_config("wordnet") == get_config("release")

@@ -62,7 +62,7 @@ def test_load_texts_limit_reads_the_first_texts(corpus):
     assert load_texts(path, "train", limit=7) == whole[:7] and load_texts(path, "train", limit=0) == []
     joined = load_texts(f"{path}+wordnet", "train", limit=len(whole) + 5)
     assert joined == whole + load_texts("wordnet", "train")[:5]
-    with pytest.raises(ValueError, match=r"^`limit` must be None or an int >= 0. Received: limit=-1$"):
+    with pytest.raises(ValueError, match=r"^`limit` must be an integer >= 0. Received: limit=-1$"):
         load_texts(path, limit=-1)
 
 
@@ -90,7 +90,7 @@ def test_reservoir_is_a_bounded_uniform_seeded_sample():
 
     assert sample_of(5) == sample_of(5) != sample_of(6)
     assert sample_of(5, size=50, count=30) == list(range(30))  # fewer items than the size: all, in order
-    with pytest.raises(ValueError, match=r"^`size` must be an int >= 1. Received: size=0$"):
+    with pytest.raises(ValueError, match=r"^`size` must be an integer >= 1. Received: size=0$"):
         Reservoir(0)
 
 

@@ -1,5 +1,6 @@
-"""What a checkpoint file holds: the run's `model.keras` has no optimizer state, `export` drops the training-only
-bag-of-tokens head, and a file with config fields this version does not know says which and who wrote it."""
+"""What a checkpoint file holds: the run's `model.keras` has no optimizer state and no training-only head, `export`
+writes an old checkpoint in this version's format, and a file with config fields this version does not know says
+which and who wrote it."""
 
 import io
 import json
@@ -13,7 +14,8 @@ import pytest
 
 import hypertext
 from hypertext import saving
-from hypertext.models import TextAutoencoder
+from hypertext.configs import ModelConfig
+from hypertext.models import AutoencoderTask, TextAutoencoder
 from hypertext.training import AtomicBestCheckpoint, compile_model
 from tests.conftest import backend
 
@@ -27,6 +29,14 @@ def weight_groups(path):
         return set(f.keys())
 
 
+def weight_count(path):
+    """How many arrays the archive's `model.weights.h5` holds."""
+    arrays = []
+    with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as f:
+        f.visititems(lambda name, item: arrays.append(name) if isinstance(item, h5py.Dataset) else None)
+    return len(arrays)
+
+
 def archive_config(path):
     with zipfile.ZipFile(path) as archive:
         return json.loads(archive.read("config.json"))
@@ -34,48 +44,43 @@ def archive_config(path):
 
 @pytest.fixture
 def trained(tiny_config, tiny_tokenizer, corpus):
-    """A compiled model with the bag-of-tokens head, after one epoch of fit(), and its training batch."""
+    """A compiled training task with the bag-of-tokens head, and its training batch."""
     config = tiny_config.replace(bow_weight=1.0, bow_idf=True)
-    model = TextAutoencoder(config, tiny_tokenizer, metadata={"corpus": "test"})
+    model = AutoencoderTask(config, tiny_tokenizer, metadata={"corpus": "test"})
     model.build()
-    ids = model.texts_to_ids(corpus[:64])
-    model.set_bag_of_tokens_idf(ids)
+    ids = model.text_model().texts_to_ids(corpus[:64])
+    model.objective("bag_of_tokens").set_idf(ids)
     compile_model(model, config, total_steps=4)
     return model, ids
 
 
-def test_the_best_checkpoint_has_no_optimizer_state(trained, corpus, tmp_path):
+def test_the_best_checkpoint_has_no_optimizer_state_and_no_training_head(trained, corpus, tmp_path):
     model, ids = trained
-    best, full = str(tmp_path / "model.keras"), str(tmp_path / "full.keras")
+    best = str(tmp_path / "model.keras")
     model.fit(ids, ids, sample_weight=(ids != 0).astype("float32"), batch_size=32, epochs=1, verbose=0,
               callbacks=[AtomicBestCheckpoint(best, monitor="loss")])
     state = random.getstate()
-    saving.lean_copy(model)
+    model.text_model()
     assert random.getstate() == state  # writing a checkpoint does not move the run's random streams
-    model.save(full)  # what the callback wrote before: the compiled model, Adam moments included
-    assert "optimizer" in weight_groups(full) and archive_config(full)["compile_config"]
     assert "optimizer" not in weight_groups(best) and not archive_config(best).get("compile_config")
-    assert "bow_head" in weight_groups(best)  # the run's checkpoint keeps the training-only head; export drops it
+    # The backbone's weights and nothing else: the training-only heads stay in the task.
+    assert weight_count(best) == len(model.backbone.weights) < len(model.weights)
     restored = hypertext.load(best)
     assert restored.metadata == {"corpus": "test", "hypertext_version": hypertext.__version__}
-    np.testing.assert_array_equal(restored.encode(corpus[:20]), model.encode(corpus[:20]))
-    np.testing.assert_array_equal(restored.bow_token_weights.numpy(), model.bow_token_weights.numpy())
+    np.testing.assert_array_equal(restored.encode(corpus[:20]), model.text_model().encode(corpus[:20]))
 
 
-def test_export_drops_the_training_only_head_and_keeps_the_outputs(trained, corpus, tmp_path):
-    model, ids = trained
-    model.fit(ids, ids, sample_weight=(ids != 0).astype("float32"), batch_size=32, epochs=1, verbose=0)
-    checkpoint, exported = str(tmp_path / "trained.keras"), str(tmp_path / "exported.keras")
-    model.save(checkpoint)
-    saving.export(checkpoint, exported)
-    assert not weight_groups(exported) & {"bow_head", "optimizer"}
-    restored = hypertext.load(exported)
-    assert restored.bow_head is None and restored.bow_token_weights is None
-    assert restored.config == model.config.replace(bow_weight=0.0)
-    assert restored.count_params() == model.count_params() - model.bow_head.count_params() - model.config.vocab_size
-    assert restored.metadata["hypertext_version"] == hypertext.__version__
-    np.testing.assert_array_equal(restored.encode(corpus[:40]), model.encode(corpus[:40]))
-    assert restored.reconstruct(corpus[:40]) == model.reconstruct(corpus[:40])
+def test_export_writes_the_v5_preset_in_the_new_format_with_the_same_outputs(corpus, tmp_path):
+    exported = str(tmp_path / "exported.keras")
+    saving.export("wordnet", exported)
+    config = archive_config(exported)["config"]
+    assert "backbone" in config and "optimizer" not in weight_groups(exported)
+    fields = set(config["backbone"]["config"]["config"])
+    assert fields == set(ModelConfig.__dataclass_fields__)  # no training or objective field
+    original, restored = hypertext.load("wordnet"), hypertext.load(exported)
+    assert restored.metadata == original.metadata
+    np.testing.assert_array_equal(restored.encode(corpus[:40]), original.encode(corpus[:40]))
+    assert restored.reconstruct(corpus[:40]) == original.reconstruct(corpus[:40])
 
 
 def _edit_config(src, dst, edit):
@@ -102,7 +107,7 @@ def test_unknown_config_fields_name_the_fields_and_the_version(version, written_
     hypertext.load(path)  # the file as written loads
 
     def add_fields(config):
-        config["config"]["config"].update(foo=1, bar="x")
+        config["config"]["backbone"]["config"]["config"].update(foo=1, bar="x")
 
     _edit_config(path, newer, add_fields)
     expected = (f"{newer!r} was written by {written_by} and has config fields this version "

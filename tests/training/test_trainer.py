@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from hypertext import training
-from hypertext.models import TextAutoencoder
+from hypertext.models import AutoencoderTask, TextAutoencoder
 from hypertext.training.trainer import load_init_model, warm_start
 
 
@@ -17,28 +17,24 @@ def _numpy(variables):
     return [keras.ops.convert_to_numpy(v).copy() for v in variables]
 
 
-def test_warm_start_copies_the_network_and_keeps_heads_the_source_lacks(tiny_config, tiny_tokenizer, corpus):
-    source = _model(tiny_config, tiny_tokenizer)  # no bag-of-tokens head, as in an export
-    model = _model(tiny_config.replace(bow_weight=1.0, contrastive_weight=1.0), tiny_tokenizer)
-    heads = _numpy(model.training_head_variables())
-    ids = model.texts_to_ids(corpus[:5])
-    assert not np.allclose(keras.ops.convert_to_numpy(model.encode_ids(ids)),
+def test_warm_start_copies_the_backbone_and_keeps_the_task_heads(tiny_config, tiny_tokenizer, corpus):
+    source = _model(tiny_config, tiny_tokenizer)  # a checkpoint: a backbone, no training-only head
+    model = AutoencoderTask(tiny_config.replace(bow_weight=1.0, contrastive_weight=1.0), tiny_tokenizer)
+    model.build()
+    heads = _numpy(model.objective("bag_of_tokens").weights)
+    ids = source.texts_to_ids(corpus[:5])
+    assert not np.allclose(keras.ops.convert_to_numpy(model.backbone.encode_ids(ids)),
                            keras.ops.convert_to_numpy(source.encode_ids(ids)))
-    assert warm_start(model, source) == len(source.weights)
+    assert warm_start(model.backbone, source.backbone) == len(source.weights)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(ids)), keras.ops.convert_to_numpy(source(ids)))
-    for before, after in zip(heads, _numpy(model.training_head_variables())):
+    for before, after in zip(heads, _numpy(model.objective("bag_of_tokens").weights)):
         np.testing.assert_array_equal(before, after)
-    # Both with heads: the heads are copied too.
-    trained = _model(tiny_config.replace(bow_weight=0.5), tiny_tokenizer)
-    assert warm_start(model, trained) == len(model.weights)
-    for a, b in zip(_numpy(model.training_head_variables()), _numpy(trained.training_head_variables())):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_warm_start_refuses_another_architecture(tiny_config, tiny_tokenizer):
     model = _model(tiny_config, tiny_tokenizer)
     with pytest.raises(ValueError, match="same architecture: its weights do not match"):
-        warm_start(model, _model(tiny_config.replace(channels=32), tiny_tokenizer))
+        warm_start(model.backbone, _model(tiny_config.replace(channels=32), tiny_tokenizer).backbone)
 
 
 def test_train_init_from_a_checkpoint_with_the_contrastive_objective(tiny_config, tiny_tokenizer, corpus, tmp_path):
@@ -107,12 +103,13 @@ def test_warm_start_adds_a_semantic_path_that_starts_at_zero(tiny_config, tiny_t
     source.save(path)
     config = tiny_config.replace(semantic_width=8)
     model = _model(config, tiny_tokenizer)
-    assert warm_start(model, load_init_model(path, config)) == len(source.weights)
+    assert warm_start(model.backbone, load_init_model(path, config).backbone) == len(source.weights)
     ids = model.texts_to_ids(corpus[:6])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model.encode_ids(ids)),
                                keras.ops.convert_to_numpy(source.encode_ids(ids)), atol=1e-6)
     # The path is there to learn: once its output layer moves, z does.
-    model.semantic_out.kernel.assign(np.ones(model.semantic_out.kernel.shape, "float32"))
+    semantic_out = model.backbone.semantic_out
+    semantic_out.kernel.assign(np.ones(semantic_out.kernel.shape, "float32"))
     assert not np.allclose(keras.ops.convert_to_numpy(model.encode_ids(ids)),
                            keras.ops.convert_to_numpy(source.encode_ids(ids)), atol=1e-3)
     # A checkpoint with the path cannot start a model without it.

@@ -1,0 +1,31 @@
+"""Markdown tables from the benchmark scripts' JSON output (pure Python): `benchmarks/vectors.py` prints
+`vectors_table`, and `docs/make_tables.py` renders the docs' tables with these same functions."""
+
+
+def percent(value):
+    return f"{100 * value:.1f}%"
+
+
+def vectors_table(rows, reference="all-MiniLM-L6-v2"):
+    """`benchmarks/vectors.py`'s rows as a markdown table; speeds also as a multiple of `reference`'s when it ran."""
+    base = next((r["speed"]["texts_per_second"] for r in rows if r["encoder"] == reference), None)
+    lines = ["| encoder | dim | lexname probe | definition R@1 | R@10 | MRR | same-synset R@1 | noise R@1 | texts/s "
+             "| × MiniLM |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        speed = r["speed"]["texts_per_second"]
+        lines.append(" | ".join([
+            f"| {r['encoder']}", str(r["dim"]), percent(r["probe"]["probe_accuracy"]),
+            percent(r["definition"]["recall_at_1"]), percent(r["definition"]["recall_at_10"]),
+            f"{r['definition']['mrr']:.3f}", percent(r["same_synset"]["recall_at_1"]),
+            percent(r["noise"]["recall_at_1"]), f"{speed:,.0f}",
+            f"{speed / base:.1f}×" if base else "—"]) + " |")
+    return "\n".join(lines)
+
+
+def evaluation_table(results):
+    """`[(label, evaluate.py --json output), ...]` as a markdown table of texts, BLEU, chrF and exact match."""
+    lines = ["| held-out set | texts | BLEU | chrF | exact match |", "|---|---|---|---|---|"]
+    for label, r in results:
+        lines.append(f"| {label} | {r['num_examples']:,} | {r['bleu']:.1f} | {r['chrf']:.1f} | "
+                     f"{percent(r['exact_match'])} |")
+    return "\n".join(lines)
