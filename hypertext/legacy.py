@@ -10,7 +10,6 @@ import os
 import tempfile
 import zipfile
 
-import keras
 
 from hypertext.configs import ModelConfig
 from hypertext.tokenizers.sentencepiece_tokenizer import ASSET_FILE

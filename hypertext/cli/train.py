@@ -34,8 +34,9 @@ def parse_args(argv=None, prog=PROG):
     p.add_argument("--corpus", help="'wordnet' (the default), a .txt/.txt.gz file, or tfds:NAME")
     p.add_argument("--text-key", help="the text feature of a TFDS dataset (default: text)")
     p.add_argument("--output", default="runs/default", help="folder for the model, logs and curves")
-    p.add_argument("--config", help="small (the default: CPU, minutes), base (GPU), release (the shipped checkpoint's) or tiny (tests); with --resume, "
-                                    "the run's own settings are the default")
+    p.add_argument("--config", help="small (the default: CPU, minutes), base (GPU), release (how the shipped "
+                                    "checkpoint was trained; 'wordnet' is its deprecated alias) or tiny (tests); with "
+                                    "--resume, the run's own settings are the default")
     p.add_argument("--epochs", type=int)
     p.add_argument("--steps-per-epoch", type=int, help="0 = a full pass over the training split")
     p.add_argument("--batch-size", type=int)
@@ -44,7 +45,8 @@ def parse_args(argv=None, prog=PROG):
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override any field of hypertext/configs/ (model, training or objective), e.g. --set latent_dim=512 (repeatable)")
+                   help="override any field of hypertext/configs/ (model, training or objective config), e.g. "
+                        "--set latent_dim=512 (repeatable)")
     p.add_argument("--mixed-precision", action="store_true", help="float16 (TF) / bfloat16 (JAX, torch) compute")
     p.add_argument("--jit", action="store_true", help="compile the train step with XLA (jit_compile=True)")
     p.add_argument("--distribute", default="none", choices=["none", "mirrored", "multi-worker"],

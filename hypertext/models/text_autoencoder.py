@@ -26,8 +26,7 @@ class TextAutoencoder(keras.Model):
         backbone: an existing `HypertextBackbone` (shared, not copied).
 
     Call arguments:
-        token_ids: int `(batch, length)`, eos-terminated and padded with 0, `length` a multiple of
-            `2**num_stages` and at most `max_length`.
+        token_ids: as `HypertextBackbone`'s (the call runs the backbone).
 
     Returns:
         float32 logits `(batch, length, vocab_size)`.

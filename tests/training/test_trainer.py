@@ -60,22 +60,6 @@ def test_train_init_from_a_checkpoint_with_the_contrastive_objective(tiny_config
     assert model.tokenizer.proto == source.tokenizer.proto  # the checkpoint's tokenizer, not a new one
 
 
-def test_distributed_batches_refuse_the_pair_objectives(tiny_config, tiny_tokenizer, corpus, tmp_path):
-    from hypertext.data.corpus_data import read_corpus
-
-    text_file = tmp_path / "corpus.txt"
-    text_file.write_text("\n".join(corpus[:300]) + "\n")
-    data = read_corpus(str(text_file), tiny_config, log=lambda *_: None)
-    for field in ("contrastive_weight", "distill_weight"):
-        with pytest.raises(ValueError, match="A distributed run needs a corpus that fits in memory, "
-                                             f"`contrastive_weight` 0 and `distill_weight` 0. Received: .*{field}=1.0"):
-            data.batches(tiny_tokenizer, tiny_config.replace(**{field: 1.0}), distributed=True)
-    train, _, steps, _ = data.batches(tiny_tokenizer, tiny_config.replace(batch_size=8), distributed=True)
-    batches = train.take(steps) if hasattr(train, "take") else (train[i] for i in range(steps))  # tf.data or NumPy
-    batch_sizes = {int(x.shape[0]) for x, _, _ in batches}
-    assert batch_sizes == {8}  # full batches only: each splits evenly over the replicas
-
-
 def test_train_with_the_distillation_objective_reads_cached_teacher_vectors(tiny_config, corpus, tmp_path,
                                                                            monkeypatch, rng):
     """A run with `distill_weight` takes the teacher's vectors of its exact training and validation texts from the
