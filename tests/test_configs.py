@@ -71,3 +71,11 @@ def test_set_reaches_a_field_of_every_part(assignment, part):
 def test_the_old_config_name_is_a_deprecated_alias():
     with pytest.warns(DeprecationWarning, match="The config 'wordnet' is now called 'release'"):
         assert get_config("wordnet") == get_config("release")
+
+
+def test_set_bind_positions_still_works_and_becomes_pooling():
+    config = apply_overrides(get_config("small"), ["pool_heads=4", "bind_positions=false"])
+    assert (config.pooling, config.pool_heads) == ("attention", 4) and validate(config) is config
+    assert apply_overrides(get_config("small"), ["bind_positions=0"]).pooling == "mean"
+    with pytest.raises(ValueError, match=r"`--set bind_positions` wants a bool. Received: 'maybe'"):
+        apply_overrides(get_config("small"), ["bind_positions=maybe"])

@@ -11,7 +11,7 @@ This package imports neither Keras nor TensorFlow.
 
 import dataclasses
 
-from hypertext.configs.model_config import POOLINGS, ModelConfig
+from hypertext.configs.model_config import POOLINGS, ModelConfig, legacy_pooling
 from hypertext.configs.objective_config import ObjectiveConfig
 from hypertext.configs.recipe import OWNER, Config
 from hypertext.configs.recipes import ALIASES, CONFIGS, get_config
@@ -33,19 +33,25 @@ def apply_overrides(config, assignments):
     changes = {}
     for assignment in assignments:
         name, sep, raw = assignment.partition("=")
+        if name == "bind_positions" and sep:  # the flag `pooling` replaced: still accepted
+            flag = _parse(name, raw, bool)
+            changes.update(legacy_pooling(flag, changes.get("pool_heads", config.pool_heads)))
+            continue
         if not sep or name not in fields:
             raise ValueError(
                 f"`--set` takes FIELD=VALUE with FIELD one of {', '.join(sorted(fields))}. Received: {assignment!r}"
             )
-        kind = type(getattr(config, name))
-        try:
-            if kind is bool:
-                if raw.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(raw)
-                value = raw.lower() in ("true", "1")
-            else:
-                value = kind(raw)
-        except ValueError:
-            raise ValueError(f"`--set {name}` wants a {kind.__name__}. Received: {raw!r}") from None
-        changes[name] = value
+        changes[name] = _parse(name, raw, type(getattr(config, name)))
     return config.replace(**changes)
+
+
+def _parse(name, raw, kind):
+    """`raw` (a string) as a value of type `kind`: bools are true/false/1/0."""
+    try:
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1")
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"`--set {name}` wants a {kind.__name__}. Received: {raw!r}") from None
