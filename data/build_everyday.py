@@ -26,17 +26,19 @@ Held out, never read by any source: Debian's fortune packages, SemEval STS 2012-
 
 import argparse
 import ast
+import gettext
+import gzip
 import hashlib
 import os
 import re
 import zipfile
 
-from corpus_tools import acceptable, deduplicate, normalize, passages, read_texts, shuffled, write_texts
+from corpus_tools import acceptable, deduplicate, normalize, passages, read_texts, sentences, shuffled, write_texts
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "everyday")
 SEED = 20261130
-ORDER = ("bible",)
+ORDER = ("bible", "wesnoth", "endless_sky", "chatterbot", "dictionaries", "cataclysm")
 
 # Translations in the training corpus (pythonbible's version codes), public domain unless noted: World English Bible,
 # King James (1769), American Standard (1901), Young's Literal (1898), Darby (1890), New Heart English Bible,
@@ -90,15 +92,82 @@ def find_wheel(folder, package):
     return os.path.join(folder, names[-1])
 
 
-def read_bible(args):
+def read_bible(folder):
     for version in BIBLE_TRAIN:
-        verses = read_pythonbible(find_wheel(args.pythonbible_dir, f"pythonbible-{version}"))
+        verses = read_pythonbible(find_wheel(folder, f"pythonbible-{version}"))
         for verse_id, text in verses.items():
             if not bible_heldout_chapter(verse_id):
                 yield from bible_verses(text)
 
 
-READERS = {"bible": read_bible}
+def files_under(folder, suffix):
+    """The files under `folder` whose names end with `suffix`, in sorted order."""
+    return sorted(os.path.join(root, name) for root, _, names in os.walk(folder) for name in names
+                  if name.endswith(suffix))
+
+
+def prose(text):
+    """The acceptable sentences of a piece of prose."""
+    return [s for s in sentences(normalize(text)) if acceptable(s)]
+
+
+def msgids(path):
+    """The English source strings (msgid, and msgid_plural) of a compiled gettext catalog (.mo)."""
+    with open(path, "rb") as f:
+        catalog = gettext.GNUTranslations(f)._catalog  # {msgid or (msgid, n): msgstr}, read by the stdlib
+    for key in catalog:
+        text = key[0] if isinstance(key, tuple) else key
+        if text:
+            yield text.split("\x04")[-1]  # without a "context\x04" prefix
+
+
+def read_gettext(folder):
+    """The sentences of every .mo catalog's English strings under `folder` (every language's catalog holds them all:
+    they are read from each and deduplicated)."""
+    for path in files_under(folder, ".mo"):
+        for text in msgids(path):
+            yield from prose(text)
+
+
+def read_endless_sky(folder):
+    """Endless Sky's data files keep their displayed text (conversations, descriptions) between backticks."""
+    for path in files_under(folder, ".txt"):
+        with open(path, encoding="utf-8") as f:
+            for quoted in re.findall(r"`([^`]*)`", f.read()):
+                yield from prose(quoted)
+
+
+def read_chatterbot(folder):
+    """The English conversations of chatterbot-corpus (YAML: `conversations: [[utterance, reply, ...], ...]`)."""
+    import yaml
+
+    for path in files_under(folder, ".yml"):
+        if os.sep + "english" + os.sep not in path:
+            continue
+        with open(path, encoding="utf-8") as f:
+            for conversation in yaml.safe_load(f).get("conversations") or []:
+                for utterance in conversation:
+                    yield from prose(str(utterance))
+
+
+def read_dictd(folder):
+    """The prose of dictd databases (*.dict.dz): each paragraph's sentences, without the headword line, sense labels
+    and cross-reference braces; indented blocks (verse, code, examples) are left out."""
+    for path in files_under(folder, ".dict.dz"):
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+            for paragraph in re.split(r"\n\s*\n", f.read()):
+                lines = paragraph.strip("\n").split("\n")
+                if lines[0].startswith((" " * 8, "\t\t")) or lines[0].startswith("00-database"):
+                    continue
+                text = " ".join(line.strip() for line in lines)
+                text = re.sub(r"\{([^{}]*)\}", r"\1", text)
+                text = re.sub(r"^[A-Z][A-Z' -]*, [a-z.]+\s+", "", text)  # The Devil's Dictionary: "ABSURDITY, n."
+                text = re.sub(r"^(?:\d+\.\s*|\[[^\]]{1,30}\]\s*)+", "", text)  # sense numbers, [labels]
+                yield from prose(text)
+
+
+READERS = {"bible": read_bible, "wesnoth": read_gettext, "endless_sky": read_endless_sky,
+           "chatterbot": read_chatterbot, "dictionaries": read_dictd, "cataclysm": read_gettext}
 
 
 def build_source(name, texts, out_dir, seed=SEED):
@@ -122,9 +191,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", required=True, choices=ORDER)
     parser.add_argument("--out-dir", default=DEFAULT_DIR)
-    parser.add_argument("--pythonbible-dir", help="folder with the pythonbible-<version> wheels (bible)")
+    parser.add_argument("--input", required=True, help="the folder the source's packages were downloaded or unpacked "
+                        "to (see data/README.md)")
     args = parser.parse_args()
-    count = build_source(args.source, READERS[args.source](args), args.out_dir)
+    count = build_source(args.source, READERS[args.source](args.input), args.out_dir)
     path = os.path.join(args.out_dir, f"{args.source}.txt.gz")
     print(f"{args.source}: {count} texts -> {path} ({os.path.getsize(path) / 1e6:.2f} MB)")
 
