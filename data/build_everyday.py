@@ -29,6 +29,7 @@ import ast
 import gettext
 import gzip
 import hashlib
+import html
 import os
 import re
 import zipfile
@@ -38,7 +39,7 @@ from corpus_tools import acceptable, deduplicate, normalize, passages, read_text
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "everyday")
 SEED = 20261130
-ORDER = ("bible", "wesnoth", "endless_sky", "chatterbot", "dictionaries", "cataclysm")
+ORDER = ("bible", "wesnoth", "endless_sky", "chatterbot", "dictionaries", "cataclysm", "freeciv", "gnome_help")
 
 # Translations in the training corpus (pythonbible's version codes), public domain unless noted: World English Bible,
 # King James (1769), American Standard (1901), Young's Literal (1898), Darby (1890), New Heart English Bible,
@@ -114,7 +115,10 @@ def prose(text):
 def msgids(path):
     """The English source strings (msgid, and msgid_plural) of a compiled gettext catalog (.mo)."""
     with open(path, "rb") as f:
-        catalog = gettext.GNUTranslations(f)._catalog  # {msgid or (msgid, n): msgstr}, read by the stdlib
+        try:
+            catalog = gettext.GNUTranslations(f)._catalog  # {msgid or (msgid, n): msgstr}, read by the stdlib
+        except (UnicodeDecodeError, OSError):  # a catalog whose header is not in its declared charset: another
+            return  # language's copy of the same strings is read instead
     for key in catalog:
         text = key[0] if isinstance(key, tuple) else key
         if text:
@@ -166,8 +170,20 @@ def read_dictd(folder):
                 yield from prose(text)
 
 
+def read_mallard(folder):
+    """The paragraphs of Mallard help pages (*.page, the GNOME help format) in the untranslated `C` folders."""
+    for path in files_under(folder, ".page"):
+        if os.sep + "C" + os.sep not in path:
+            continue
+        with open(path, encoding="utf-8") as f:
+            for paragraph in re.findall(r"<p>(.*?)</p>", f.read(), re.S):
+                text = html.unescape(re.sub(r"<[^>]+>", "", paragraph))
+                yield from prose(text)
+
+
 READERS = {"bible": read_bible, "wesnoth": read_gettext, "endless_sky": read_endless_sky,
-           "chatterbot": read_chatterbot, "dictionaries": read_dictd, "cataclysm": read_gettext}
+           "chatterbot": read_chatterbot, "dictionaries": read_dictd, "cataclysm": read_gettext,
+           "freeciv": read_gettext, "gnome_help": read_mallard}
 
 
 def build_source(name, texts, out_dir, seed=SEED):
