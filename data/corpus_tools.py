@@ -5,6 +5,7 @@ The builders import this module as a sibling (`python data/build_english.py` put
 """
 
 import gzip
+import hashlib
 import os
 import random
 import re
@@ -21,15 +22,18 @@ ENGLISH_WORDS = frozenset(
     "than such any those let must nor yet ye hath doth".split())
 
 _MARKUP = re.compile(r"[\[\]{}\\<>|*_=@#$%^~]|https?:|www\.|--\S|\S--$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z])")
+# After ".", "!" or "?" and up to two closing quotes or parentheses (each a fixed-width look-behind, which keeps them
+# in the sentence), whitespace and then a capital letter, perhaps after an opening quote or parenthesis.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'\u201d\u2019)])|(?<=[.!?][\"'\u201d\u2019)]{2}))\s+"
+                           r"(?=[\"'\u201c\u2018(]?[A-Z])")
 
 
 def normalize(text):
     """NFC, typographic quotes and dashes folded to ASCII where that loses nothing, whitespace collapsed."""
     text = unicodedata.normalize("NFC", text)
     text = text.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "`": "'",
-                                         "\u00a0": " ", "\u2014": " - ", "\u2013": "-", "\u2026": "...", "\u00ab": '"', "\u00bb": '"',
-                                         "\u2039": "'", "\u203a": "'"}))
+                                         "\u00a0": " ", "\u2014": " - ", "\u2013": "-", "\u2026": "...",
+                                         "\u00ab": '"', "\u00bb": '"', "\u2039": "'", "\u203a": "'"}))
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -86,9 +90,16 @@ def deduplicate(texts, seen=None):
 
 
 def shuffled(texts, seed):
+    """The texts in a random order drawn with `seed`."""
     texts = list(texts)
     random.Random(seed).shuffle(texts)
     return texts
+
+
+def hash_ordered(texts, seed):
+    """The texts in a pseudo-random order that each text's own SHA-256 hash (with `seed`) decides: the same for any
+    input order, and adding or removing texts leaves the others in the same relative order."""
+    return sorted(texts, key=lambda text: hashlib.sha256(f"{seed}\0{text}".encode("utf-8")).digest())
 
 
 def write_texts(texts, path):
