@@ -20,6 +20,21 @@ with PyTorch); without it, its row is skipped with a note. Report on `--split te
 
     nice -n 10 python benchmarks/vectors.py [--model wordnet] [--model runs/x/model.keras] [--split test]
         [--no-minilm] [--json PATH]
+
+`--task similarity` is the general-English task (docs/vectors-benchmark.md): graded sentence pairs, scored as the
+Spearman correlation (x 100) between each pair's cosine and its grade, per collection and averaged over them. The
+pairs (data/similarity/bible-pairs.tsv.gz, built by `python data/build_everyday.py --source similarity`) come from
+parallel English Bible translations: a verse of one translation paired with, in the other, the same verse (grade 3),
+its neighbour (2), a verse of the same chapter at least 4 verses away (1) and a verse of another book (0); four
+collections, one per pair of translations (web-kjv, web-ylt, asv-dar, wmth-web). Their chapters are left out of
+every translation in the everyday training corpus (data/build_everyday.py: `bible_heldout_chapter`), and pairs with a
+text that any shipped training corpus holds were dropped when the file was built. None of it is STS, STS-B or SICK.
+Side by side: the `--model` checkpoints (presets that are not there, e.g. a future `english`, are skipped with a
+note), TF-IDF fitted on the pairs' own sentences, all-MiniLM-L6-v2 and static vectors distilled from that same MiniLM
+with model2vec (`model2vec.distill`, PCA 256, offline; `pip install -e '.[baselines]'`), each with its encode speed
+(interleaved rounds, as above, on the pairs' first `--speed-texts` texts).
+
+    nice -n 10 python benchmarks/vectors.py --task similarity --model wordnet,english [--json PATH]
 """
 
 import argparse
@@ -36,6 +51,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from hypertext import evaluation  # noqa: E402
+from hypertext.data import corpora  # noqa: E402
 from hypertext.data import wordnet  # noqa: E402
 from hypertext.models.objectives.teacher import TEACHER as MINILM, load_teacher  # noqa: E402
 from tables import vectors_table  # noqa: E402
@@ -80,10 +96,178 @@ def measure(name, encode, args, split_texts, noise_tokenizer, noise_max_length):
     return row
 
 
+PAIRS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "similarity",
+                     "bible-pairs.tsv.gz")
+
+
+def spearman(x, y):
+    """Spearman's rank correlation of two sequences: Pearson's correlation of their ranks, ties given their average
+    rank."""
+    def ranks(values):
+        _, inverse, counts = np.unique(np.asarray(values, "float64"), return_inverse=True, return_counts=True)
+        return (np.cumsum(counts) - (counts - 1) / 2)[inverse]
+
+    rx, ry = ranks(x), ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    denominator = np.sqrt((rx * rx).sum() * (ry * ry).sum())
+    return float((rx * ry).sum() / denominator) if denominator else 0.0
+
+
+def read_pairs(path):
+    """{collection: (texts1, texts2, grades)} from a pairs TSV (collection, grade, text1, text2; a header row)."""
+    collections = {}
+    for line in corpora.iter_text_file(path):
+        collection, grade, first, second = line.split("\t")
+        if collection == "collection":
+            continue
+        texts1, texts2, grades = collections.setdefault(collection, ([], [], []))
+        texts1.append(first)
+        texts2.append(second)
+        grades.append(float(grade))
+    return collections
+
+
+def pair_scores(encode, collections):
+    """Spearman x 100 between cosine and grade, per collection and their mean, with `encode` (texts -> vectors)."""
+    scores = {}
+    for name, (texts1, texts2, grades) in collections.items():
+        a, b = encode(texts1), encode(texts2)
+        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
+        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-9)
+        scores[name] = round(100 * spearman((a * b).sum(axis=1), grades), 1)
+    scores["mean"] = round(float(np.mean(list(scores.values()))), 1)
+    return scores
+
+
+def load_model2vec(batch_size):
+    """Static token vectors distilled from MiniLM with model2vec (PCA 256, offline, from the extracted MiniLM
+    folder): (encode function, distillation seconds), or (None, the reason it is absent)."""
+    try:
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            import all_minilm_l6_v2
+
+            path = all_minilm_l6_v2.get_model_path()
+        from model2vec.distill import distill
+    except ImportError as e:
+        return None, f"model2vec skipped: pip install -e '.[baselines]' ({e})"
+    start = time.perf_counter()
+    model = distill(model_name=str(path), pca_dims=256)
+    seconds = round(time.perf_counter() - start, 1)
+    return (lambda texts: np.asarray(model.encode(list(texts), batch_size=batch_size), "float32")), seconds
+
+
+def similarity_table(rows, collections):
+    minilm = next((r["speed"]["texts_per_second"] for r in rows if r["encoder"] == MINILM), None)
+    lines = ["| encoder | " + " | ".join(collections) + " | mean Spearman | texts/s | × MiniLM |",
+             "|---|" + "---|" * (len(collections) + 3)]
+    for r in rows:
+        speed = r["speed"]["texts_per_second"]
+        lines.append(f"| {r['encoder']} | " + " | ".join(f"{r['scores'][c]:.1f}" for c in collections) +
+                     f" | **{r['scores']['mean']:.1f}** | {speed:,.0f} | " +
+                     (f"{speed / minilm:.2f}×" if minilm else "—") + " |")
+    return "\n".join(lines)
+
+
+def baselines(args, tfidf_texts, tfidf_name, model2vec=False):
+    """The side-by-side encoders: TF-IDF fitted on `tfidf_texts`, MiniLM and (with `model2vec`) static vectors
+    distilled from it, less those the arguments leave out; (encoders [(name, encode)], notes)."""
+    encoders, notes = [], []
+    if not args.no_tfidf:
+        encoders.append((tfidf_name, evaluation.tfidf_encoder(tfidf_texts)))
+    if not args.no_minilm:
+        minilm, note = load_minilm(args.batch_size)
+        if minilm is None:
+            notes.append(note)
+        else:
+            encoders.append((MINILM, minilm))
+    if model2vec:
+        static, seconds = load_model2vec(args.batch_size)
+        if static is None:
+            notes.append(seconds)
+        else:
+            encoders.append(("model2vec (MiniLM distilled, PCA 256)", static))
+            notes.append(f"model2vec distilled from {MINILM} in {seconds} s")
+    return encoders, notes
+
+
+def add_speeds(rows, encoders, texts, args):
+    """Times every encoder on `texts[:--speed-texts]` in interleaved rounds and adds each row's `speed`."""
+    speed_texts = texts[:args.speed_texts]
+    seconds = interleaved_median_seconds([(encode, (speed_texts,)) for _, encode in encoders], args.speed_rounds,
+                                         warmup=1)
+    for row, s in zip(rows, seconds):
+        row["speed"] = {"texts_per_second": round(len(speed_texts) / s, 1), "num_texts": len(speed_texts),
+                        "batch_size": args.batch_size, "rounds": args.speed_rounds}
+
+
+def run_similarity(args, names):
+    """The general-English similarity task (see the module docstring)."""
+    import hypertext
+
+    collections = read_pairs(args.pairs)
+    texts = list(dict.fromkeys(t for texts1, texts2, _ in collections.values() for t in texts1 + texts2))
+    encoders, notes = [], []
+    for name in names:
+        try:
+            model = hypertext.load(name)
+        except (ValueError, FileNotFoundError, OSError, KeyError) as e:
+            notes.append(f"{name} skipped: {str(e).splitlines()[0]}")
+            continue
+        encoders.append((name, lambda t, m=model: m.encode(t, batch_size=args.batch_size)))
+    more, more_notes = baselines(args, texts, "TF-IDF (fitted on the pairs)", model2vec=not args.no_model2vec)
+    encoders, notes = encoders + more, notes + more_notes
+    header = (f"# {device_description()}; {len(texts):,} texts in "
+              f"{sum(len(c[2]) for c in collections.values()):,} pairs, {len(collections)} collections; speed on "
+              f"{min(args.speed_texts, len(texts)):,} texts, batch {args.batch_size}")
+    print(header, flush=True)
+    for note in notes:
+        print(f"# {note}", flush=True)
+    rows = []
+    for name, encode in encoders:
+        start = time.perf_counter()
+        memo = cached(evaluation.encode_function(encode))
+        rows.append({"encoder": name, "dim": int(memo(texts[:1]).shape[1]), "scores": pair_scores(memo, collections),
+                     "seconds": round(time.perf_counter() - start, 1)})
+        print(f"# {name}: {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
+    add_speeds(rows, encoders, texts, args)
+    print(similarity_table(rows, list(collections)))
+    return {"task": "similarity", "header": header.lstrip("# "), "pairs": os.path.relpath(args.pairs),
+            "notes": notes, "rows": rows}
+
+
+def run_wordnet(args, names):
+    """The WordNet tasks (see the module docstring)."""
+    split_texts = [r["text"] for r in wordnet.read_rows(split=args.split)]
+    import hypertext
+
+    models = [(hypertext.load(name), name) for name in names]
+    noise_tokenizer, noise_max_length = models[0][0].tokenizer, models[0][0].config.max_length
+    encoders = [(name, lambda t, m=model: m.encode(t, batch_size=args.batch_size)) for model, name in models]
+    more, notes = baselines(args, [r["text"] for r in wordnet.read_rows(split="train")], "TF-IDF")
+    encoders += more
+    header = (f"# {device_description()}; WordNet {args.split} split ({len(split_texts):,} texts); "
+              f"speed on {min(args.speed_texts, len(split_texts)):,} texts, batch {args.batch_size}")
+    print(header, flush=True)
+    for note in notes:
+        print(f"# {note}", flush=True)
+    rows = [measure(name, encode, args, split_texts, noise_tokenizer, noise_max_length)
+            for name, encode in encoders]
+    add_speeds(rows, encoders, split_texts, args)
+    print(vectors_table(rows, MINILM))
+    return {"header": header.lstrip("# "), "split": args.split, "notes": notes, "rows": rows}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", help="a preset name or a .keras path (repeatable; default: "
-                        "wordnet). The first one's tokenizer makes the noisy texts.")
+    parser.add_argument("--task", default="wordnet", choices=("wordnet", "similarity"),
+                        help="wordnet: the WordNet tasks above; similarity: the general-English pairs")
+    parser.add_argument("--model", action="append", help="a preset name or a .keras path (repeatable, or several "
+                        "joined by commas; default: wordnet). The first one's tokenizer makes the noisy texts.")
+    parser.add_argument("--pairs", default=PAIRS, help="--task similarity: the pairs file")
+    parser.add_argument("--no-model2vec", action="store_true", help="--task similarity: leave model2vec out")
     parser.add_argument("--split", default="test", choices=("validation", "test"),
                         help="test to report, validation to tune on")
     parser.add_argument("--no-minilm", action="store_true", help=f"leave {MINILM} out")
@@ -98,37 +282,8 @@ def main():
         parser.error("--batch-size, --speed-texts and --speed-rounds must be positive. Received: "
                      f"{args.batch_size}, {args.speed_texts}, {args.speed_rounds}")
 
-    split_texts = [r["text"] for r in wordnet.read_rows(split=args.split)]
-    import hypertext
-
-    models = [(hypertext.load(name), name) for name in args.model or ["wordnet"]]
-    noise_tokenizer, noise_max_length = models[0][0].tokenizer, models[0][0].config.max_length
-    encoders = [(name, lambda t, m=model: m.encode(t, batch_size=args.batch_size)) for model, name in models]
-    notes = []
-    if not args.no_tfidf:
-        train_texts = [r["text"] for r in wordnet.read_rows(split="train")]
-        encoders.append(("TF-IDF", evaluation.tfidf_encoder(train_texts)))
-    if not args.no_minilm:
-        minilm, note = load_minilm(args.batch_size)
-        if minilm is None:
-            notes.append(note)
-        else:
-            encoders.append((MINILM, minilm))
-    header = (f"# {device_description()}; WordNet {args.split} split ({len(split_texts):,} texts); "
-              f"speed on {min(args.speed_texts, len(split_texts)):,} texts, batch {args.batch_size}")
-    print(header, flush=True)
-    for note in notes:
-        print(f"# {note}", flush=True)
-    rows = [measure(name, encode, args, split_texts, noise_tokenizer, noise_max_length)
-            for name, encode in encoders]
-    speed_texts = split_texts[:args.speed_texts]
-    seconds = interleaved_median_seconds([(encode, (speed_texts,)) for _, encode in encoders], args.speed_rounds,
-                                         warmup=1)
-    for row, s in zip(rows, seconds):
-        row["speed"] = {"texts_per_second": round(len(speed_texts) / s, 1), "num_texts": len(speed_texts),
-                        "batch_size": args.batch_size, "rounds": args.speed_rounds}
-    print(vectors_table(rows, MINILM))
-    result = {"header": header.lstrip("# "), "split": args.split, "notes": notes, "rows": rows}
+    names = [name for value in args.model or ["wordnet"] for name in value.split(",") if name]
+    result = run_similarity(args, names) if args.task == "similarity" else run_wordnet(args, names)
     print(json.dumps(result))
     if args.json:
         with open(args.json, "w") as f:

@@ -26,13 +26,13 @@ or, with the package installed (`apt-get install dict-gcide`), just `python data
 import argparse
 import gzip
 import os
-import random
 import re
 import unicodedata
 
+from corpus_tools import MAX_CHARS, MIN_CHARS, acceptable, shuffled, write_texts
+
 DEFAULT_DICT = "/usr/share/dictd/gcide.dict.dz"
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "english", "texts.txt.gz")
-MIN_CHARS, MAX_CHARS = 20, 400
 MAX_LINES = 200_000
 SEED = 20240601
 
@@ -46,11 +46,6 @@ _SOURCE_TAG = re.compile(r"^\s*\[[^\]]*\]\s*$")  # a line holding only "[1913 We
 _LABEL = re.compile(r"^(?:\d+\.\s*|\([A-Za-z][^()]{0,40}\)\s*,?\s*|\[[A-Z][^\]]{0,30}\]\s*|[a-z]\)\s*)+")
 _ATTRIBUTION = re.compile(r"\s--\S[^\"]{0,100}$")
 _INLINE_QUOTE = re.compile(r"\"([^\"]{%d,%d})\"" % (MIN_CHARS, MAX_CHARS + 20))
-_ENGLISH_WORDS = set(
-    "the of and to a in is it that he was for on are as with his they i at be this have from or one had by not but "
-    "what all were we when your can said there an which she do their if will up other about out many then them "
-    "these so some her would make like him into has more no my me thee thou thy our you who its may shall upon "
-    "than such any those let must nor yet ye hath doth".split())
 
 
 def _decode_codes(text):
@@ -72,22 +67,6 @@ def _clean(text):
     text = text.replace(". . .", "...").replace(" . .", "...")
     text = re.sub(r"\s+", " ", text).strip()
     return text
-
-
-def _acceptable(text):
-    if not MIN_CHARS <= len(text) <= MAX_CHARS:
-        return False
-    if re.search(r"[\[\]{}\\<>|*_=@#$%^~]|https?:|www\.|--\S|\S--$", text):
-        return False
-    letters = sum(c.isalpha() for c in text)
-    if letters < 0.7 * len(text.replace(" ", "")) or sum(c.isdigit() for c in text) > 0.1 * len(text):
-        return False
-    if not (text[0].isupper() or text[0] in "\"'(") or text.count('"') % 2:
-        return False
-    words = re.findall(r"[a-z]+", text.lower())
-    if len(words) < 4:
-        return False
-    return sum(w in _ENGLISH_WORDS for w in words) >= max(1, 0.12 * len(words))
 
 
 def units(lines):
@@ -136,7 +115,7 @@ def extract(lines):
         elif indent >= 8:  # a block quotation, its attribution right-aligned on the last line
             text = re.sub(r"\s{2,}--\S.*$", "", " ".join(line.strip() for line in unit))
             text = _ATTRIBUTION.sub("", _clean(text))
-            if _acceptable(text):
+            if acceptable(text):
                 yield "quotation", text
             continue
         else:
@@ -148,12 +127,12 @@ def extract(lines):
             continue
         for match in _INLINE_QUOTE.finditer(text):
             quote = match.group(1).strip()
-            if _acceptable(quote):
+            if acceptable(quote):
                 yield "quotation", quote
         if text.startswith("Note:"):
             text = _ATTRIBUTION.sub("", text[len("Note:"):].strip())
             text = re.sub(r"\"[^\"]*\"\s*(--\S+(?: \S+)?\.)?", "", text).strip() if text.count('"') % 2 == 0 else ""
-            if _acceptable(re.sub(r"\s+", " ", text)):
+            if acceptable(re.sub(r"\s+", " ", text)):
                 yield "note", re.sub(r"\s+", " ", text)
             continue
         # A definition: the text before its first example or quotation, labels and sense numbers stripped.
@@ -163,7 +142,7 @@ def extract(lines):
             text = text[0].upper() + text[1:]
         if text and text[-1] not in ".!?)":
             text += "."
-        if _acceptable(text):
+        if acceptable(text):
             yield "definition", text
 
 
@@ -180,10 +159,7 @@ def build(dict_path, out_path, max_lines=MAX_LINES, seed=SEED):
     texts = []
     for kind in ("quotation", "note", "definition"):  # quotations first if the cap bites
         texts.extend(by_kind[kind][:max(0, max_lines - len(texts))])
-    random.Random(seed).shuffle(texts)
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    with open(out_path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
-        f.write(("\n".join(texts) + "\n").encode("utf-8"))
+    write_texts(shuffled(texts, seed), out_path)
     return {kind: len(v) for kind, v in by_kind.items()}, len(texts)
 
 

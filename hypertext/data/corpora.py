@@ -142,21 +142,34 @@ def english_path():
     return os.path.join(os.path.dirname(os.path.dirname(wordnet.default_path())), "english", "texts.txt.gz")
 
 
+def everyday_paths():
+    """The files of the shipped everyday-English corpus, one per source, in the order its list
+    ($HYPERTEXT_DATA/everyday/SOURCES, else data/everyday/SOURCES in the repo) gives them."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(wordnet.default_path())), "everyday")
+    listing = os.path.join(folder, "SOURCES")
+    if not os.path.isfile(listing):
+        raise FileNotFoundError(f"The everyday-English corpus is missing: {listing!r}. Rebuild it with "
+                                "data/build_everyday.py.")
+    with open(listing, encoding="utf-8") as f:
+        return [os.path.join(folder, f"{name.strip()}.txt.gz") for name in f if name.strip()]
+
+
 def _parts(source):
-    """Checks `source` and splits a joined one: `(source as str, [part, ...])`."""
+    """Checks `source` and splits a joined one: `(source as str, [part, ...])`; "everyday" stands for its files."""
     if not isinstance(source, (str, os.PathLike)):
         raise ValueError(
-            f"`source` must be a file path, 'wordnet', 'english' or 'tfds:NAME', or several joined by '+'. "
+            f"`source` must be a file path, 'wordnet', 'english', 'everyday' or 'tfds:NAME', or several joined by '+'. "
             f"Received: source={source!r}")
     source = os.fspath(source)
     if "+" not in source or os.path.isfile(source):
-        return source, [source]
-    parts = source.split("+")
-    if not all(part.strip() for part in parts):
-        raise ValueError(
-            "`source` joined by '+' must name a corpus on each side of every '+', e.g. 'wordnet+english'. "
-            f"Received: source={source!r}")
-    return source, parts
+        parts = [source]
+    else:
+        parts = source.split("+")
+        if not all(part.strip() for part in parts):
+            raise ValueError(
+                "`source` joined by '+' must name a corpus on each side of every '+', e.g. 'wordnet+english'. "
+                f"Received: source={source!r}")
+    return source, [path for part in parts for path in (everyday_paths() if part == "everyday" else [part])]
 
 
 def is_streamable(source):
@@ -234,6 +247,8 @@ def load_texts(source, split="train", text_key="text", errors="strict", data_dir
             - `"wordnet"`: the shipped WordNet 3.0 glosses (data/wordnet/glosses.tsv.gz);
             - `"english"`: the shipped general-English corpus (data/english/texts.txt.gz: quotations, usage notes
               and definitions from GCIDE, one text per line), split like a local file, by a hash of each text;
+            - `"everyday"`: the shipped everyday-English corpus (data/everyday/: one file per source, read in the
+              order of data/everyday/SOURCES), split like a local file;
             - `"tfds:NAME"` (e.g. `"tfds:imdb_reviews"`): a TensorFlow Datasets dataset, reading `text_key`. A dataset
               without a validation split gives the last 5% of its train split as validation;
             - several of these joined by `+`, e.g. `"wordnet+english"` or `"wordnet+my.txt"`: the texts of each
