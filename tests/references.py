@@ -107,7 +107,10 @@ def generated_kernel(generator, context, sample_mask=None):
         kernel = kernel[:, :, list(generator.tap_pattern), :]
     elif generator.tap_tiling is not None:
         kernel = np.tile(kernel, (1, 1, generator.tap_tiling, 1))
-    assert kernel.shape[2] == k
+    # 1D: (kernel_size,); 2D: (kh, kw), whose taps are flattened row-major.
+    kernel_shape = tuple(k) if isinstance(k, tuple) else (k,)
+    assert kernel.shape[2] == np.prod(kernel_shape)
+    kernel = kernel.reshape(len(context), o, *kernel_shape, c)
     if generator.kernel_mask is not None:
         kernel = kernel * generator.kernel_mask
     if sample_mask is not None:
