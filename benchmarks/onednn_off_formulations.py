@@ -14,17 +14,19 @@ Formulations (x `(B, L, C)`, kernel `(B, O, K, C)`):
 - `taps_sum`: sum over taps of `tap_j @ W_j`, K batched matmuls of `(L, C) @ (C, O)`, no patches.
 - `scatter`: one batched matmul `x @ (B, C, K*O)`, then the K column blocks shifted and added (col2im, the
   transposed conv's trick): the patches are never built, the output side is shifted instead.
-- `folded_batch_gemm` (`fold_o`): the per-sample kernels stacked into one `(B*C... )` — see `_fold_o` below.
+- `depthwise`: the batched matmul as one depthwise conv whose channels are the samples (its backward never finished
+  within minutes here).
+- `map_matmul`: `tf.map_fn` of one `MatMul` per sample, iterations in parallel (TensorFlow only).
 """
 
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+from onednn_flag import write_json  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -177,9 +179,7 @@ def main():
         for name, t in results["ops_s"].items():
             print(f"  {name:50s} {t * 1e3:8.3f} ms")
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+        write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -51,17 +51,36 @@ def test_constant_context_equals_keras_conv2d(mode, rng):
 
 
 @pytest.mark.parametrize("kwargs,out_shape", [
-    (dict(filters=4, kernel_size=3), (3, 4, 3, 4)),
+    (dict(filters=4, kernel_size=(3, 3)), (3, 4, 3, 4)),
     (dict(filters=4, kernel_size=(3, 2), padding="same", dilation_rate=(2, 1), activation="gelu", mode="basis",
           num_bases=2, tap_pattern=[0, 1, 1, 2, 3, 3]), (3, 6, 5, 4)),
-    (dict(filters=4, kernel_size=2, strides=2, mode="low_rank", rank=2, use_bias=False), (3, 3, 2, 4)),
-    (dict(filters=4, kernel_size=3, padding="same", mode="dense", tap_tiling=3,
+    (dict(filters=4, kernel_size=(2, 2), strides=(2, 2), mode="low_rank", rank=2, use_bias=False), (3, 3, 2, 4)),
+    (dict(filters=4, kernel_size=(3, 3), padding="same", mode="dense", tap_tiling=3,
           kernel_mask=[[[[1.0], [0.0], [1.0]]] * 3]), (3, 6, 5, 4)),
 ])
 def test_standard_layer_checks(kwargs, out_shape, rng, tmp_path):
     x = rng.normal(size=(3, 6, 5, 2)).astype("float32")
     context = rng.normal(size=(3, 5)).astype("float32")
     run_layer_checks(HyperConv2D, kwargs, [x, context], out_shape, tmp_path)
+
+
+def test_filters_and_int_kernel_size_build_run_and_round_trip(rng):
+    x = rng.normal(size=(2, 6, 5, 3)).astype("float32")
+    context = rng.normal(size=(2, 7)).astype("float32")
+    layer = HyperConv2D(8, 3)
+    y = keras.ops.convert_to_numpy(layer(x, context))
+    assert y.shape == (2, 4, 3, 8)
+    config = layer.get_config()
+    assert config["kernel_size"] == (3, 3) and config["strides"] == (1, 1) and config["padding"] == "valid"
+    clone = HyperConv2D.from_config(config)
+    assert clone.get_config() == config
+    clone.build(x.shape, context.shape)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(x, context)), y)
+    # Through JSON, as a .keras file stores it: lists come back as tuples.
+    import json
+
+    assert HyperConv2D.from_config(json.loads(json.dumps(config))).get_config() == config
 
 
 def test_sample_mask_silences_taps(rng):
