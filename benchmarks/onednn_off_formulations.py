@@ -102,7 +102,24 @@ def map_matmul(x, kernel):
                      fn_output_signature=tf.float32, parallel_iterations=32)
 
 
-FORMULATIONS = {f.__name__: f for f in (unfold_einsum, unfold_matmul, taps_sum, scatter, depthwise, map_matmul)}
+def split_batch(x, kernel, parts=2):
+    # The patches' batched matmul as `parts` independent batched matmuls over slices of the batch, which TensorFlow's
+    # executor may run at the same time (each of its BatchMatMulV2 kernels loops over its samples one by one).
+    b, o, k, c = kernel.shape
+    patches = ops.concatenate(_padded_taps(x, k), axis=-1)
+    weights = ops.reshape(kernel, (-1, o, k * c))
+    batch = ops.shape(x)[0]
+    bounds = [batch * i // parts for i in range(parts + 1)]
+    outs = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        p = ops.slice(patches, (start, 0, 0), (stop - start, ops.shape(patches)[1], k * c))
+        w = ops.slice(weights, (start, 0, 0), (stop - start, o, k * c))
+        outs.append(ops.einsum("blf,bof->blo", p, w))
+    return ops.concatenate(outs, axis=0)
+
+
+FORMULATIONS = {f.__name__: f for f in (unfold_einsum, unfold_matmul, taps_sum, scatter, depthwise, map_matmul,
+                                        split_batch)}
 
 
 def _time_ops(s, repeats):
