@@ -32,7 +32,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
-from timing import compile_fn, device_description, interleaved_median_seconds, random_cotangent, value_and_grad  # noqa: E402,E501
+from timing import (  # noqa: E402
+    compile_fn, device_description, interleaved_median_seconds, random_cotangent, value_and_grad)
 
 
 def _padded_taps(x, k):
@@ -144,7 +145,8 @@ def _time_ops(s, repeats):
                                                       (p, g)),
         "BatchMatMulV2 dX adj_y (B,L,O)@(B,KC,O)^T": (tf.function(lambda a, b: tf.matmul(a, b, adjoint_b=True)),
                                                       (g, w_fo)),
-        "MatMul (B*L,KC)@(KC,O) (a shared conv's GEMM)": (tf.function(lambda a, b: tf.matmul(a, b)), (flat_p, shared_w)),
+        "MatMul (B*L,KC)@(KC,O) (a shared conv's GEMM)": (tf.function(lambda a, b: tf.matmul(a, b)),
+                                                          (flat_p, shared_w)),
         "Conv1D forward (tf.nn.conv1d)": (tf.function(lambda a, b: tf.nn.conv1d(a, b, 1, "SAME")), (x, wk)),
     }
     times = interleaved_median_seconds(list(calls.values()), repeats, 3)

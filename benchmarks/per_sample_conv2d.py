@@ -31,7 +31,7 @@ from keras import ops  # noqa: E402
 
 from hypertext.layers import PerSampleConv2D  # noqa: E402
 from timing import (  # noqa: E402
-    compare_fwd_and_fwd_bwd, device_description, parse_shapes, print_table, random_cotangent)
+    compare_row, device_description, parse_shapes, print_table, random_cotangent)
 
 SLOW = {"loop", "grouped", "fold"}
 
@@ -106,19 +106,10 @@ def main():
                     return ops.sum(layer(x, kernel, bias) * cotangent)
 
             budget = args.slow_seconds if method in SLOW else None
-            record = dict(shape=s, method=name)
-            try:
-                base_fwd, base_bwd, fwd, bwd = compare_fwd_and_fwd_bwd(
-                    baseline, (loss, (x, kernel, bias, cotangent)), 2, args.jit, args.repeats, budget)
-            except Exception as e:  # e.g. TF CPU has no gradient for grouped convolutions
-                first_line = str(e).strip().splitlines()[0][:60] if str(e).strip() else type(e).__name__
-                rows.append([shape, name, "—", "—", "—", "—", "—", f"fails: {first_line}"])
-                records.append(dict(record, error=first_line))
-                continue
-            rows.append([shape, name, f"{fwd * 1e3:.2f} ms", f"{bwd * 1e3:.2f} ms", f"{base_fwd * 1e3:.2f} ms",
-                         f"{base_bwd * 1e3:.2f} ms", f"{fwd / base_fwd:.2f}×", f"{bwd / base_bwd:.2f}×"])
-            records.append(dict(record, fwd_s=fwd, fwd_bwd_s=bwd, conv2d_fwd_s=base_fwd, conv2d_fwd_bwd_s=base_bwd,
-                                fwd_ratio=fwd / base_fwd, fwd_bwd_ratio=bwd / base_bwd))
+            row, record = compare_row(shape, s, name, baseline, (loss, (x, kernel, bias, cotangent)), args.jit,
+                                      args.repeats, budget)
+            rows.append(row)
+            records.append(record)
     print_table("Per-sample 2D conv vs keras.layers.Conv2D (median times; each row's Conv2D timed interleaved with it)",
                 ["shape", "method", "fwd", "fwd+bwd", "Conv2D fwd", "Conv2D fwd+bwd", "fwd ÷ Conv2D",
                  "fwd+bwd ÷ Conv2D"], rows)

@@ -1,18 +1,11 @@
 import keras
 
 from hypertext import ops as hops
-from hypertext.layers.slow_path import warn_once_if_slow
-from hypertext.layers.validation import (
-    cast_to,
-    check_choice,
-    check_per_sample_shapes,
-    check_positive_int_tuple,
-    shape_str,
-)
+from hypertext.layers.per_sample_conv_base import PerSampleConvBase
 
 
 @keras.saving.register_keras_serializable(package="hypertext")
-class PerSampleConv2D(keras.layers.Layer):
+class PerSampleConv2D(PerSampleConvBase):
     """A 2D convolution whose kernel differs for every sample of the batch.
 
     The 2D member of the `PerSampleConv1D` family: the kernels usually come from a hypernetwork (`KernelGenerator`,
@@ -55,58 +48,9 @@ class PerSampleConv2D(keras.layers.Layer):
     """
 
     spatial_rank = 2
+    PADDINGS = hops.PADDINGS_2D
+    EXTENT = "high and wide"
+    op = staticmethod(hops.per_sample_conv2d)
 
     def __init__(self, strides=1, padding="valid", dilation_rate=1, implementation="auto", **kwargs):
-        super().__init__(**kwargs)
-        self.strides = check_positive_int_tuple("strides", strides, 2)
-        self.padding = check_choice("padding", padding, hops.PADDINGS_2D)
-        self.dilation_rate = check_positive_int_tuple("dilation_rate", dilation_rate, 2)
-        self.implementation = check_choice("implementation", implementation, hops.IMPLEMENTATIONS)
-
-    def build(self, inputs_shape, kernel_shape, bias_shape=None):
-        self._check_shapes(inputs_shape, kernel_shape, bias_shape)
-        self.built = True
-
-    def _check_shapes(self, inputs_shape, kernel_shape, bias_shape=None):
-        check_per_sample_shapes(inputs_shape, kernel_shape, bias_shape, spatial_rank=2)
-        if self.padding != "valid":
-            return
-        for size, kernel_size, dilation in zip(inputs_shape[1:3], kernel_shape[2:4], self.dilation_rate):
-            span = hops.effective_kernel_size(kernel_size, dilation)
-            if size is not None and size < span:
-                raise ValueError(
-                    "With padding='valid', `inputs` must be at least as high and wide as the dilated kernel "
-                    f"(dilation_rate * (kernel_size - 1) + 1 = {span}). Received: inputs.shape={shape_str(inputs_shape)}"
-                )
-
-    def call(self, inputs, kernel, bias=None):
-        self._check_shapes(inputs.shape, kernel.shape, None if bias is None else bias.shape)
-        warn_once_if_slow()
-        inputs, kernel, bias = cast_to(self.compute_dtype, inputs, kernel, bias)
-        return hops.per_sample_conv2d(
-            inputs,
-            kernel,
-            bias,
-            strides=self.strides,
-            padding=self.padding,
-            dilation_rate=self.dilation_rate,
-            implementation=self.implementation,
-        )
-
-    def compute_output_shape(self, inputs_shape, kernel_shape, bias_shape=None):
-        self._check_shapes(inputs_shape, kernel_shape, bias_shape)
-        sizes = [hops.conv_output_length(size, k, s, self.padding, d) for size, k, s, d in
-                 zip(inputs_shape[1:3], kernel_shape[2:4], self.strides, self.dilation_rate)]
-        return (inputs_shape[0], *sizes, kernel_shape[1])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "strides": self.strides,
-                "padding": self.padding,
-                "dilation_rate": self.dilation_rate,
-                "implementation": self.implementation,
-            }
-        )
-        return config
+        super().__init__(strides, padding, dilation_rate, implementation, **kwargs)

@@ -56,7 +56,8 @@ def check_per_sample_shapes(inputs_shape, kernel_shape, bias_shape=None, spatial
         )
     if len(kernel_shape) != spatial_rank + 3:
         raise ValueError(
-            f"`kernel` must have rank {spatial_rank + 3}, (batch, out_channels, {', '.join(kernel_axes)}, in_channels). "
+            f"`kernel` must have rank {spatial_rank + 3}, "
+            f"(batch, out_channels, {', '.join(kernel_axes)}, in_channels). "
             f"Received: kernel.shape={shape_str(kernel_shape)}"
         )
     if None in kernel_shape[1:]:

@@ -7,6 +7,7 @@ import pytest
 from hypertext.backend_utils import value_and_grad
 from hypertext.layers import PerSampleConv2D
 from tests import references
+from tests.layers.gradient_checks import numeric_gradients
 from tests.conftest import backend
 from tests.layer_checks import run_layer_checks
 
@@ -68,17 +69,8 @@ def test_gradients_match_finite_differences_and_the_loop(rng):
     analytic = _grads("unfold", x, kernel, bias, weights.astype("float32"), **kwargs)
     for got, want in zip(_grads("loop", x, kernel, bias, weights.astype("float32"), **kwargs), analytic):
         np.testing.assert_allclose(got, want, atol=1e-4)
-    eps = 1e-4
-    for arg_index, array in enumerate((x, kernel, bias)):
-        numeric = np.zeros(array.shape)
-        base = [a.astype(np.float64) for a in (x, kernel, bias)]
-        for idx in np.ndindex(array.shape):
-            plus = [a.copy() for a in base]
-            minus = [a.copy() for a in base]
-            plus[arg_index][idx] += eps
-            minus[arg_index][idx] -= eps
-            numeric[idx] = (f64_loss(*plus) - f64_loss(*minus)) / (2 * eps)
-        np.testing.assert_allclose(analytic[arg_index], numeric, atol=1e-3)
+    for got, numeric in zip(analytic, numeric_gradients(f64_loss, (x, kernel, bias))):
+        np.testing.assert_allclose(got, numeric, atol=1e-3)
 
 
 def test_standard_layer_checks(rng, tmp_path):
@@ -142,7 +134,7 @@ def test_bad_arguments(kwargs, match):
 @pytest.mark.parametrize(
     "x_shape,k_shape,b_shape,kwargs,match",
     [
-        ((2, 8, 8, 3), (2, 4, 3, 3), None, {},
+        ((2, 8, 8, 3), (2, 4, 3, 3), None, {},  # a 1D kernel
          r"`kernel` must have rank 5, \(batch, out_channels, kernel_height, kernel_width, in_channels\)"),
         ((2, 8, 8, 3), (2, 4, 3, 3, 5), None, {}, r"in_channels.*Received: kernel.shape=\(2, 4, 3, 3, 5\)"),
         ((2, 8, 8, 3), (3, 4, 3, 3, 3), None, {}, r"batch size.*Received: kernel.shape=\(3, 4, 3, 3, 3\)"),

@@ -41,8 +41,10 @@ def _randomize_weights(layer, rng):
 
 
 def _masks(rng, draw_kernel_mask, draw_sample_mask, batch, filters, kernel_size, channels):
-    kernel_mask = (rng.random((filters, kernel_size, 1)) < 0.7).astype("float32") if draw_kernel_mask else None
-    sample_mask = (rng.random((batch, 1, kernel_size, channels)) < 0.7).astype("float32") if draw_sample_mask else None
+    """Random 0/1 masks, or None; `kernel_size` is an int (1D) or a tuple (2D)."""
+    taps = tuple(kernel_size) if isinstance(kernel_size, tuple) else (kernel_size,)
+    kernel_mask = (rng.random((filters, *taps, 1)) < 0.7).astype("float32") if draw_kernel_mask else None
+    sample_mask = (rng.random((batch, 1, *taps, channels)) < 0.7).astype("float32") if draw_sample_mask else None
     return kernel_mask, sample_mask
 
 
@@ -183,8 +185,7 @@ def test_hyper_conv2d(batch, height, width, channels, filters, kernel_shape, str
                       context_dim, mode, factors, use_bias, kernel_mask, sample_mask):
     assume(_conv2d_fits(height, width, kernel_shape, dilation, padding))
     rng = np.random.default_rng(seed)
-    kernel_mask = (rng.random((filters, *kernel_shape, 1)) < 0.7).astype("float32") if kernel_mask else None
-    sample_mask = (rng.random((batch, 1, *kernel_shape, channels)) < 0.7).astype("float32") if sample_mask else None
+    kernel_mask, sample_mask = _masks(rng, kernel_mask, sample_mask, batch, filters, kernel_shape, channels)
     x = rng.normal(size=(batch, height, width, channels)).astype("float32")
     context = rng.normal(size=(batch, context_dim)).astype("float32")
     layer = HyperConv2D(filters, kernel_shape, strides=strides, padding=padding, dilation_rate=dilation,
