@@ -3,11 +3,13 @@
 For each shape it measures the forward pass and forward+backward (gradients for the input and the kernels, against a
 fixed random upstream gradient) in one run, and prints each as a multiple of a shared `keras.layers.Conv1D` on the same
 shapes. Each method is timed in rounds interleaved with Conv1D, so a shared machine's changing load hits both alike.
-On TensorFlow it turns oneDNN on unless TF_ENABLE_ONEDNN_OPTS is set, as train.py does; the header line says which.
-Run under any backend:
+On TensorFlow it turns oneDNN on unless TF_ENABLE_ONEDNN_OPTS is set, as train.py does (`--onednn on`, the default);
+`--onednn off` sets it to 0 and `--onednn unset` removes it, as a user's own program has it. The header line says
+which kernels TensorFlow then uses. Run under any backend:
 
     KERAS_BACKEND=tensorflow python benchmarks/per_sample_conv.py            # graph mode (tf.function), oneDNN on
-    TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/per_sample_conv.py             # TensorFlow's own default on AVX2 CPUs
+    python benchmarks/per_sample_conv.py --onednn off --implementations unfold  # TF's own kernels (AVX2 CPUs' default)
+    python benchmarks/per_sample_conv.py --onednn unset --json benchmarks/results/per_sample_conv_tf_unset.json
     KERAS_BACKEND=tensorflow python benchmarks/per_sample_conv.py --jit      # XLA
     KERAS_BACKEND=jax python benchmarks/per_sample_conv.py --shapes 128,128,256,256,5
 """
@@ -18,7 +20,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as train.py does; TF_ENABLE_ONEDNN_OPTS=0 times without
+from onednn_flag import add_onednn_argument, apply_onednn_flag, write_json  # noqa: E402
+
+apply_onednn_flag()  # before TensorFlow is imported
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -26,7 +30,7 @@ from keras import ops  # noqa: E402
 
 from hypertext.layers import PerSampleConv1D  # noqa: E402
 from timing import (  # noqa: E402
-    compare_fwd_and_fwd_bwd, device_description, parse_shapes, print_table, random_cotangent)
+    compare_row, device_description, parse_shapes, print_table, random_cotangent)
 
 SLOW = {"fold", "loop", "grouped"}
 
@@ -41,11 +45,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=30, help="timed rounds (each runs Conv1D and the method)")
     parser.add_argument("--slow-seconds", type=float, default=60.0,
                         help="time budget per slow implementation (fold, loop, grouped); they stop early")
+    parser.add_argument("--json", help="write the results to this JSON file")
+    add_onednn_argument(parser)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    print(f"# {device_description()}, jit={args.jit}, padding={args.padding}")
-    rows = []
+    device = device_description()
+    print(f"# {device}, jit={args.jit}, padding={args.padding}, "
+          f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}")
+    rows, records = [], []
     for s in parse_shapes(args.shapes, ["B", "L", "C", "O", "K"]):
         x = ops.convert_to_tensor(rng.normal(size=(s["B"], s["L"], s["C"])).astype("float32"))
         conv = keras.layers.Conv1D(s["O"], s["K"], padding=args.padding)
@@ -67,18 +75,16 @@ def main():
                 return ops.sum(layer(x, kernel, bias) * cotangent)
 
             budget = args.slow_seconds if impl in SLOW else None
-            try:
-                base_fwd, base_bwd, fwd, bwd = compare_fwd_and_fwd_bwd(
-                    baseline, (loss, (x, kernel, bias, cotangent)), 2, args.jit, args.repeats, budget)
-            except Exception as e:  # e.g. TF CPU has no gradient for grouped convolutions
-                first_line = str(e).strip().splitlines()[0][:60] if str(e).strip() else type(e).__name__
-                rows.append([shape, impl, "—", "—", "—", "—", "—", f"fails: {first_line}"])
-                continue
-            rows.append([shape, impl, f"{fwd * 1e3:.2f} ms", f"{bwd * 1e3:.2f} ms", f"{base_fwd * 1e3:.2f} ms",
-                         f"{base_bwd * 1e3:.2f} ms", f"{fwd / base_fwd:.2f}×", f"{bwd / base_bwd:.2f}×"])
+            row, record = compare_row(shape, s, impl, baseline, (loss, (x, kernel, bias, cotangent)), args.jit,
+                                      args.repeats, budget)
+            rows.append(row)
+            records.append(record)
     print_table("PerSampleConv1D vs keras.layers.Conv1D (median times; each row's Conv1D timed interleaved with it)",
                 ["shape", "method", "fwd", "fwd+bwd", "Conv1D fwd", "Conv1D fwd+bwd", "fwd ÷ Conv1D",
                  "fwd+bwd ÷ Conv1D"], rows)
+    if args.json:
+        write_json(args.json, dict(device=device, backend=keras.backend.backend(), jit=args.jit, padding=args.padding,
+                                   onednn_env=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"), results=records))
 
 
 if __name__ == "__main__":

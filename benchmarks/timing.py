@@ -94,6 +94,21 @@ def compare_fwd_and_fwd_bwd(baseline, candidate, num_grad_args, jit, repeats, ma
     return base_fwd, base_bwd, fwd, bwd
 
 
+def compare_row(shape_label, shape, method, baseline, candidate, jit, repeats, max_seconds=None):
+    """`compare_fwd_and_fwd_bwd` for one method, as a table row (times and ratios to the baseline) and a JSON record;
+    a method that raises (e.g. TF CPU has no gradient for grouped convolutions) gets a "fails: ..." row."""
+    record = dict(shape=shape, method=method)
+    try:
+        base_fwd, base_bwd, fwd, bwd = compare_fwd_and_fwd_bwd(baseline, candidate, 2, jit, repeats, max_seconds)
+    except Exception as e:
+        first_line = str(e).strip().splitlines()[0][:60] if str(e).strip() else type(e).__name__
+        return [shape_label, method, "—", "—", "—", "—", "—", f"fails: {first_line}"], dict(record, error=first_line)
+    row = [shape_label, method, f"{fwd * 1e3:.2f} ms", f"{bwd * 1e3:.2f} ms", f"{base_fwd * 1e3:.2f} ms",
+           f"{base_bwd * 1e3:.2f} ms", f"{fwd / base_fwd:.2f}×", f"{bwd / base_bwd:.2f}×"]
+    return row, dict(record, fwd_s=fwd, fwd_bwd_s=bwd, baseline_fwd_s=base_fwd, baseline_fwd_bwd_s=base_bwd,
+                     fwd_ratio=fwd / base_fwd, fwd_bwd_ratio=bwd / base_bwd)
+
+
 def print_table(title, header, rows):
     print(f"\n{title}")
     print("| " + " | ".join(header) + " |")

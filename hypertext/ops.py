@@ -3,12 +3,16 @@
 Every function here uses `keras.ops` only, so it runs on the TensorFlow, JAX and PyTorch backends. The layers in
 `hypertext.layers` wrap these functions; call them directly when you do not need a layer.
 
-Kernel layout is always `(batch, out_channels, kernel_size, in_channels)`, the layout a hypernetwork emits.
+Kernel layout is always `(batch, out_channels, kernel_size, in_channels)` in 1D and
+`(batch, out_channels, kernel_height, kernel_width, in_channels)` in 2D, the layout a hypernetwork emits.
 """
+
+import itertools
 
 from keras import ops
 
 PADDINGS = ("valid", "same", "causal")
+PADDINGS_2D = ("valid", "same")
 TRANSPOSE_PADDINGS = ("valid", "same")
 IMPLEMENTATIONS = ("auto", "unfold", "fold", "grouped", "loop")
 
@@ -69,7 +73,7 @@ def conv_transpose_output_length(length, kernel_size, strides, padding, output_p
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# The forward per-sample convolution.
+# The forward per-sample convolution, for any number of spatial axes (1D and 2D share every line).
 # --------------------------------------------------------------------------------------------------------------------
 def per_sample_conv1d(
     x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, implementation="auto"
@@ -86,96 +90,157 @@ def per_sample_conv1d(
     Returns:
         `(batch, output_length, out_channels)`.
     """
+    return _per_sample_conv(x, kernel, bias, (strides,), padding, (dilation_rate,), implementation)
+
+
+def per_sample_conv2d(
+    x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, implementation="auto"
+):
+    """Convolves each sample of `x` with its own 2D kernel, with `keras.layers.Conv2D`'s semantics (channels last).
+
+    Args:
+        x: `(batch, height, width, in_channels)`.
+        kernel: `(batch, out_channels, kernel_height, kernel_width, in_channels)`.
+        bias: optional `(batch, out_channels)`.
+        strides, dilation_rate: an int or a tuple of 2 ints.
+        padding: "valid" or "same".
+        implementation: "auto", "unfold", "fold", "grouped" or "loop" (see `hypertext.layers.PerSampleConv2D`).
+
+    Returns:
+        `(batch, output_height, output_width, out_channels)`.
+    """
+    return _per_sample_conv(x, kernel, bias, _pair(strides), padding, _pair(dilation_rate), implementation)
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _per_sample_conv(x, kernel, bias, strides, padding, dilation_rate, implementation):
+    """The N-d op: `x` is `(batch, *spatial, in_channels)`, `kernel` `(batch, out_channels, *kernel_shape, in_channels)`
+    and `strides`, `dilation_rate` tuples with one entry per spatial axis."""
     if implementation == "auto":
         implementation = AUTO_IMPLEMENTATION
-    kernel_size = kernel.shape[2]
-    pad_left, pad_right, output_length = conv_padding(
-        ops.shape(x)[1], kernel_size, strides, padding, dilation_rate
-    )
-    if not (isinstance(pad_left, int) and pad_left == 0 and pad_right == 0):
-        x = ops.pad(x, [[0, 0], [pad_left, pad_right], [0, 0]])
+    kernel_shape = tuple(kernel.shape[2:-1])
+    pads, output_shape = [[0, 0]], []
+    for axis, (k, s, d) in enumerate(zip(kernel_shape, strides, dilation_rate)):
+        left, right, size = conv_padding(ops.shape(x)[axis + 1], k, s, padding, d)
+        pads.append([left, right])
+        output_shape.append(size)
+    pads.append([0, 0])
+    if not all(isinstance(p, int) and p == 0 for pad in pads for p in pad):
+        x = ops.pad(x, pads)
     fn = _IMPLEMENTATION_FNS[implementation]
-    y = fn(x, kernel, strides, dilation_rate, output_length)
+    y = fn(x, kernel, strides, dilation_rate, output_shape)
     if bias is not None:
-        y = y + ops.expand_dims(bias, 1)
+        y = y + ops.reshape(bias, (-1, *[1] * len(kernel_shape), kernel.shape[1]))
     return y
 
 
-def _taps(x, kernel_size, strides, dilation_rate, output_length):
-    """The `kernel_size` shifted, strided views of an already padded `x`, each `(batch, output_length, channels)`.
+def _taps(x, kernel_shape, strides, dilation_rate, output_shape):
+    """The `prod(kernel_shape)` shifted, strided views of an already padded `x`, in row-major tap order, each
+    `(batch, *output_shape, channels)`.
 
     Built from `ops.slice` and reshapes rather than strided indexing: TensorFlow's gradient of a strided slice
     (`StridedSliceGrad`) was a fifth of the unfold path's forward+backward op time on CPU (the step took 31.9 ms with
     it, 21.9 ms without), where a slice's gradient is a pad.
     A stride `s` is taken by slicing `s * output_length` steps, reshaping them to `(output_length, s)` and keeping
-    column 0, so `x` is first padded by up to `s - 1` steps on the right to make room for the last tap.
+    index 0, so `x` is first padded by up to `s - 1` steps at the end of each strided axis to make room for the last
+    tap.
     """
-    batch, channels = ops.shape(x)[0], x.shape[2]
-    if strides > 1:
-        x = ops.pad(x, [[0, 0], [0, strides - 1], [0, 0]])
+    batch, channels = ops.shape(x)[0], x.shape[-1]
+    strided = any(s > 1 for s in strides)
+    if strided:
+        x = ops.pad(x, [[0, 0], *[[0, s - 1] for s in strides], [0, 0]])
+    spans = [n * s for n, s in zip(output_shape, strides)]
+    split = [dim for n, s in zip(output_shape, strides) for dim in (n, s)]
     taps = []
-    for j in range(kernel_size):
-        tap = ops.slice(x, (0, j * dilation_rate, 0), (batch, output_length * strides, channels))
-        if strides > 1:
-            tap = ops.reshape(tap, (batch, output_length, strides, channels))
-            tap = ops.reshape(ops.slice(tap, (0, 0, 0, 0), (batch, output_length, 1, channels)),
-                              (batch, output_length, channels))
+    for offsets in itertools.product(*(range(k) for k in kernel_shape)):
+        start = (0, *(j * d for j, d in zip(offsets, dilation_rate)), 0)
+        tap = ops.slice(x, start, (batch, *spans, channels))
+        if strided:
+            tap = ops.reshape(tap, (batch, *split, channels))
+            tap = ops.slice(tap, (0,) * len(split) + (0, 0), (batch, *[dim if i % 2 == 0 else 1
+                                                                       for i, dim in enumerate(split)], channels))
+            tap = ops.reshape(tap, (batch, *output_shape, channels))
         taps.append(tap)
     return taps
 
 
-def _unfold(x, kernel, strides, dilation_rate, output_length):
-    # Patches (batch, L', K*C) against kernels (batch, O, K*C): one batched matmul, whose FLOPs equal a shared conv's.
-    # The kernel is only reshaped (never transposed), and the patches concatenate taps in the same (K, C) order.
-    kernel_size, in_channels, out_channels = kernel.shape[2], kernel.shape[3], kernel.shape[1]
-    taps = _taps(x, kernel_size, strides, dilation_rate, output_length)
-    patches = taps[0] if kernel_size == 1 else ops.concatenate(taps, axis=-1)
-    weights = ops.reshape(kernel, (-1, out_channels, kernel_size * in_channels))
-    return ops.einsum("blf,bof->blo", patches, weights)
+def _unfold(x, kernel, strides, dilation_rate, output_shape):
+    # Patches (batch, positions, taps*C) against kernels (batch, O, taps*C): one batched matmul, whose FLOPs equal a
+    # shared conv's. The kernel is only reshaped (never transposed), and the patches concatenate taps in the same
+    # row-major (taps, C) order.
+    kernel_shape, in_channels, out_channels = tuple(kernel.shape[2:-1]), kernel.shape[-1], kernel.shape[1]
+    taps = _taps(x, kernel_shape, strides, dilation_rate, output_shape)
+    patches = taps[0] if len(taps) == 1 else ops.concatenate(taps, axis=-1)
+    features = len(taps) * in_channels
+    weights = ops.reshape(kernel, (-1, out_channels, features))
+    if len(output_shape) == 1:
+        return ops.einsum("blf,bof->blo", patches, weights)
+    batch = ops.shape(x)[0]
+    y = ops.einsum("blf,bof->blo", ops.reshape(patches, (batch, -1, features)), weights)
+    return ops.reshape(y, (batch, *output_shape, out_channels))
 
 
-def _fold(x, kernel, strides, dilation_rate, output_length):
-    # The classic answer: samples become channels of ONE depthwise conv, x -> (1, L, B*C) and the kernel -> (K, B*C, O).
-    # Correct, but every output channel convolves a single input channel and the sum over C comes afterwards: B*C*O
-    # one-channel convolutions. Its forward+backward measured 41x a shared conv on TF's CPU graph mode and over
-    # 4,000x under XLA and on JAX (benchmarks/per_sample_conv.py).
-    del output_length
-    _, out_channels, kernel_size, in_channels = kernel.shape
-    folded = ops.reshape(ops.transpose(x, (1, 0, 2)), (1, ops.shape(x)[1], -1))
-    weights = ops.reshape(ops.transpose(kernel, (2, 0, 3, 1)), (kernel_size, -1, out_channels))
+def _fold(x, kernel, strides, dilation_rate, output_shape):
+    # The classic answer: samples become channels of ONE depthwise conv, x -> (1, *spatial, B*C) and the kernel ->
+    # (*K, B*C, O). Correct, but every output channel convolves a single input channel and the sum over C comes
+    # afterwards: B*C*O one-channel convolutions. Its forward+backward measured 41x a shared conv on TF's CPU graph
+    # mode and over 4,000x under XLA and on JAX (benchmarks/per_sample_conv.py).
+    del output_shape
+    rank, (_, out_channels, *_, in_channels) = kernel.ndim - 3, kernel.shape
+    folded = _fold_batch(x)
+    weights = ops.transpose(kernel, (*range(2, rank + 2), 0, rank + 2, 1))  # (*K, B, C, O)
+    weights = ops.reshape(weights, (*kernel.shape[2:-1], -1, out_channels))
     y = _conv_then_stride(ops.depthwise_conv, folded, weights, strides, dilation_rate)
-    y = ops.reshape(y[0], (ops.shape(y)[1], -1, in_channels, out_channels))
-    return ops.transpose(ops.sum(y, axis=2), (1, 0, 2))
+    y = ops.reshape(y[0], (*ops.shape(y)[1:-1], -1, in_channels, out_channels))
+    return _unfold_batch(ops.sum(y, axis=-2))
 
 
-def _grouped(x, kernel, strides, dilation_rate, output_length):
+def _grouped(x, kernel, strides, dilation_rate, output_shape):
     # Samples become the groups of one grouped conv (feature_group_count = batch). TF's CPU kernel has no gradient
     # for this; XLA and the GPU backends do.
-    del output_length
-    _, out_channels, kernel_size, in_channels = kernel.shape
-    folded = ops.reshape(ops.transpose(x, (1, 0, 2)), (1, ops.shape(x)[1], -1))
-    weights = ops.reshape(ops.transpose(kernel, (2, 3, 0, 1)), (kernel_size, in_channels, -1))
+    del output_shape
+    rank, out_channels = kernel.ndim - 3, kernel.shape[1]
+    folded = _fold_batch(x)
+    weights = ops.transpose(kernel, (*range(2, rank + 2), rank + 2, 0, 1))  # (*K, C, B, O)
+    weights = ops.reshape(weights, (*kernel.shape[2:], -1))
     y = _conv_then_stride(ops.conv, folded, weights, strides, dilation_rate)
-    y = ops.reshape(y[0], (ops.shape(y)[1], -1, out_channels))
-    return ops.transpose(y, (1, 0, 2))
+    return _unfold_batch(ops.reshape(y[0], (*ops.shape(y)[1:-1], -1, out_channels)))
 
 
-def _loop(x, kernel, strides, dilation_rate, output_length):
+def _fold_batch(x):
+    """`(B, *spatial, C)` -> `(1, *spatial, B*C)`: the samples side by side as channels."""
+    rank = x.ndim - 2
+    folded = ops.transpose(x, (*range(1, rank + 1), 0, rank + 1))
+    return ops.expand_dims(ops.reshape(folded, (*ops.shape(x)[1:-1], -1)), 0)
+
+
+def _unfold_batch(y):
+    """`(*spatial, B, O)` -> `(B, *spatial, O)`, the inverse layout of `_fold_batch`'s."""
+    rank = y.ndim - 2
+    return ops.transpose(y, (rank, *range(rank), rank + 1))
+
+
+def _loop(x, kernel, strides, dilation_rate, output_shape):
     # One ordinary conv per sample, mapped over the batch: the readable reference.
-    del output_length
+    del output_shape
+    rank = kernel.ndim - 3
+    perm = (*range(1, rank + 1), rank + 1, 0)  # (O, *K, C) -> (*K, C, O)
 
     def one(args):
         xi, ki = args
-        yi = _conv_then_stride(ops.conv, xi[None], ops.transpose(ki, (1, 2, 0)), strides, dilation_rate)
-        return yi[0]
+        return _conv_then_stride(ops.conv, xi[None], ops.transpose(ki, perm), strides, dilation_rate)[0]
 
     return ops.map(one, (x, kernel))
 
 
 def _conv_then_stride(conv, x, weights, strides, dilation_rate):
     """Runs a backend conv op; TensorFlow refuses strides > 1 together with dilation > 1, so then subsample after."""
-    if strides > 1 and dilation_rate > 1:
-        return conv(x, weights, strides=1, padding="valid", dilation_rate=dilation_rate)[:, ::strides]
+    if any(s > 1 for s in strides) and any(d > 1 for d in dilation_rate):
+        y = conv(x, weights, strides=1, padding="valid", dilation_rate=dilation_rate)
+        return y[(slice(None), *(slice(None, None, s) for s in strides))]
     return conv(x, weights, strides=strides, padding="valid", dilation_rate=dilation_rate)
 
 

@@ -32,6 +32,38 @@ def per_sample_conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation
     return y
 
 
+def _same_or_valid_pads(size, kernel_size, strides, dilation_rate, padding):
+    """(left, right) padding of one spatial axis, from Keras' definitions (the odd "same" pad goes on the right)."""
+    span = dilation_rate * (kernel_size - 1) + 1
+    if padding == "valid":
+        return 0, 0
+    total = max((-(-size // strides) - 1) * strides + span - size, 0)
+    return total // 2, total - total // 2
+
+
+def per_sample_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
+    """Sample by sample, tap by tap: y[b, i, j, o] = sum_{p,q,c} xpad[b, i*sh + p*dh, j*sw + q*dw, c] k[b, o, p, q, c]."""
+    x = np.asarray(x, np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    batch, height, width, _ = x.shape
+    out_channels, kh, kw = kernel.shape[1:4]
+    (sh, sw), (dh, dw) = strides, dilation_rate
+    top, bottom = _same_or_valid_pads(height, kh, sh, dh, padding)
+    left, right = _same_or_valid_pads(width, kw, sw, dw, padding)
+    out_h = (height + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    out_w = (width + left + right - dw * (kw - 1) - 1) // sw + 1
+    xp = np.pad(x, [(0, 0), (top, bottom), (left, right), (0, 0)])
+    y = np.zeros((batch, out_h, out_w, out_channels))
+    for b in range(batch):
+        for p in range(kh):
+            for q in range(kw):
+                window = xp[b, p * dh: p * dh + (out_h - 1) * sh + 1: sh, q * dw: q * dw + (out_w - 1) * sw + 1: sw]
+                y[b] += window @ kernel[b, :, p, q, :].T
+    if bias is not None:
+        y += np.asarray(bias, np.float64)[:, None, None, :]
+    return y
+
+
 def per_sample_conv1d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None,
                                 dilation_rate=1):
     """Scatter form: input step i, through tap j, adds to output t = i*s + j*d - crop (TensorFlow's convention)."""
@@ -75,7 +107,10 @@ def generated_kernel(generator, context, sample_mask=None):
         kernel = kernel[:, :, list(generator.tap_pattern), :]
     elif generator.tap_tiling is not None:
         kernel = np.tile(kernel, (1, 1, generator.tap_tiling, 1))
-    assert kernel.shape[2] == k
+    # 1D: (kernel_size,); 2D: (kh, kw), whose taps are flattened row-major.
+    kernel_shape = tuple(k) if isinstance(k, tuple) else (k,)
+    assert kernel.shape[2] == np.prod(kernel_shape)
+    kernel = kernel.reshape(len(context), o, *kernel_shape, c)
     if generator.kernel_mask is not None:
         kernel = kernel * generator.kernel_mask
     if sample_mask is not None:

@@ -7,14 +7,16 @@ from hypertext.layers.kernel_generator import (
     KernelGenerator,
     check_broadcastable,
     generator_config,
+    kernel_shape_of,
     normalize_generator_args,
 )
-from hypertext.layers.validation import shape_str
+from hypertext.layers.validation import INPUT_AXES, shape_str
 
 
 class HyperConvBase(keras.layers.Layer):
     """Owns a `KernelGenerator` (its `in_channels` learnt in `build`) and a per-sample conv layer of class
-    `CONV_CLASS`, built from `conv_args`; each conv argument is also kept as an attribute and in the config."""
+    `CONV_CLASS`, built from `conv_args`; each conv argument is also kept as an attribute and in the config. The
+    number of spatial axes is `CONV_CLASS.spatial_rank` (an int `kernel_size` for 1D, a tuple of 2 for 2D)."""
 
     CONV_CLASS = None  # set by each subclass
 
@@ -40,17 +42,18 @@ class HyperConvBase(keras.layers.Layer):
                 "`context` must have rank 2, (batch, context_dim). "
                 f"Received: context.shape={shape_str(context_shape)}"
             )
-        if len(inputs_shape) != 3 or inputs_shape[-1] is None:
+        rank = self.CONV_CLASS.spatial_rank
+        if len(inputs_shape) != rank + 2 or inputs_shape[-1] is None:
             raise ValueError(
-                "`inputs` must have rank 3, (batch, length, channels), with known channels. "
-                f"Received: inputs.shape={shape_str(inputs_shape)}"
+                f"`inputs` must have rank {rank + 2}, (batch, {', '.join(INPUT_AXES[rank])}, channels), with known "
+                f"channels. Received: inputs.shape={shape_str(inputs_shape)}"
             )
 
     def build(self, inputs_shape, context_shape, sample_mask_shape=None):
         self._check_context(inputs_shape, context_shape)
         if self.kernel_mask is not None:
             check_broadcastable("kernel_mask", self.kernel_mask.shape,
-                                (self.filters, self.kernel_size, inputs_shape[-1]))
+                                (self.filters, *kernel_shape_of(self.kernel_size), inputs_shape[-1]))
         self.generator = KernelGenerator(
             self.filters, self.kernel_size, inputs_shape[-1], use_bias=self.use_bias, name="generator",
             dtype=self.dtype_policy, **{name: getattr(self, name) for name in GENERATOR_ARGS}
@@ -66,7 +69,7 @@ class HyperConvBase(keras.layers.Layer):
 
     def compute_output_shape(self, inputs_shape, context_shape, sample_mask_shape=None):
         self._check_context(inputs_shape, context_shape)
-        kernel_shape = (context_shape[0], self.filters, self.kernel_size, inputs_shape[-1])
+        kernel_shape = (context_shape[0], self.filters, *kernel_shape_of(self.kernel_size), inputs_shape[-1])
         return self.conv.compute_output_shape(inputs_shape, kernel_shape)
 
     def get_config(self):

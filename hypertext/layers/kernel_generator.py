@@ -5,7 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from hypertext.layers.validation import check_choice, check_positive_int, shape_str
+from hypertext.layers.validation import check_choice, check_positive_int, check_positive_int_tuple, shape_str
 
 MODES = ("basis", "low_rank", "dense")
 
@@ -29,20 +29,35 @@ def check_broadcastable(name, shape, target_shape):
         raise ValueError(f"`{name}` must broadcast to {shape_str(target_shape)}. Received: {name}.shape={shape_str(shape)}")
 
 
+def kernel_shape_of(kernel_size):
+    """The spatial kernel shape as a tuple: `(kernel_size,)` for a 1D int, the tuple itself for a 2D kernel."""
+    return tuple(kernel_size) if isinstance(kernel_size, tuple) else (kernel_size,)
+
+
+def normalize_kernel_size(kernel_size):
+    """An int (or a 1-element tuple/list) is a 1D kernel and stays an int; a tuple/list of 2 ints is a 2D kernel."""
+    if isinstance(kernel_size, (tuple, list)) and len(kernel_size) > 1:
+        return check_positive_int_tuple("kernel_size", kernel_size, 2)
+    return check_positive_int("kernel_size", kernel_size)
+
+
 def normalize_generator_args(filters, kernel_size, in_channels, mode, rank, num_bases, use_bias, tap_pattern,
                              tap_tiling, kernel_mask, init_scale):
     """Normalises and validates KernelGenerator's arguments. `in_channels` may be None (a HyperConv layer learns it
-    in `build`); the mask's channel axis is then checked later."""
+    in `build`); the mask's channel axis is then checked later. `kernel_size` is an int (1D) or a tuple of 2 (2D);
+    tied taps then count the `kernel_height * kernel_width` taps in row-major order."""
     args = dict(
         filters=check_positive_int("filters", filters),
-        kernel_size=check_positive_int("kernel_size", kernel_size),
+        kernel_size=normalize_kernel_size(kernel_size),
         in_channels=in_channels,
         mode=check_choice("mode", mode, MODES),
         rank=check_positive_int("rank", rank),
         num_bases=check_positive_int("num_bases", num_bases),
         use_bias=bool(use_bias),
     )
-    k = args["kernel_size"]
+    kernel_shape = kernel_shape_of(args["kernel_size"])
+    k = math.prod(kernel_shape)
+    k_text = str(k) if len(kernel_shape) == 1 else "x".join(map(str, kernel_shape)) + f"={k}"
     if tap_pattern is not None and tap_tiling is not None:
         raise ValueError(
             f"Pass `tap_pattern` or `tap_tiling`, not both. Received: tap_pattern={tap_pattern}, tap_tiling={tap_tiling}"
@@ -50,7 +65,7 @@ def normalize_generator_args(filters, kernel_size, in_channels, mode, rank, num_
     if tap_tiling is not None:
         tap_tiling = check_positive_int("tap_tiling", tap_tiling)
         if k % tap_tiling:
-            raise ValueError(f"`tap_tiling` must divide `kernel_size` ({k}). Received: tap_tiling={tap_tiling}")
+            raise ValueError(f"`tap_tiling` must divide `kernel_size` ({k_text}). Received: tap_tiling={tap_tiling}")
     if tap_pattern is not None:
         tap_pattern = tuple(tap_pattern)
         used = set(tap_pattern)
@@ -60,13 +75,13 @@ def normalize_generator_args(filters, kernel_size, in_channels, mode, rank, num_
             or used != set(range(len(used)))
         ):
             raise ValueError(
-                f"`tap_pattern` must have `kernel_size` ({k}) entries that use every generated tap 0..n-1. "
+                f"`tap_pattern` must have `kernel_size` ({k_text}) entries that use every generated tap 0..n-1. "
                 f"Received: tap_pattern={tap_pattern}"
             )
         tap_pattern = tuple(int(t) for t in tap_pattern)
     if kernel_mask is not None:
         kernel_mask = np.asarray(kernel_mask, dtype="float32")
-        check_broadcastable("kernel_mask", kernel_mask.shape, (args["filters"], k, in_channels))
+        check_broadcastable("kernel_mask", kernel_mask.shape, (args["filters"], *kernel_shape, in_channels))
     if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) or not init_scale > 0:
         raise ValueError(f"`init_scale` must be a number > 0. Received: init_scale={init_scale!r}")
     args.update(tap_pattern=tap_pattern, tap_tiling=tap_tiling, kernel_mask=kernel_mask, init_scale=float(init_scale))
@@ -91,7 +106,8 @@ class KernelGenerator(keras.layers.Layer):
     """A hypernetwork head: turns a context vector into one conv kernel (and bias) per sample.
 
     Output kernels use hypertext's layout `(batch, filters, kernel_size, in_channels)`, ready for `PerSampleConv1D` or
-    `PerSampleConv1DTranspose`.
+    `PerSampleConv1DTranspose`; with a 2D `kernel_size=(kh, kw)`, `(batch, filters, kh, kw, in_channels)`, ready for
+    `PerSampleConv2D`. Below, `K` is the number of taps: `kernel_size`, or `kh * kw` in 2D.
 
     Modes, with their parameter counts for context size `D`, `O = filters`, `C = in_channels` and `n` generated taps
     (`n = kernel_size` unless taps are tied, see below):
@@ -107,7 +123,7 @@ class KernelGenerator(keras.layers.Layer):
     `D = 512`: basis (N=8) 2,625,544; low_rank (r=8) 6,303,744; dense 168,099,840; plus 131,328 for the bias.
 
     Initialisation is hyperfan-in (Chang, Sacramento & Zimmermann, ICLR 2020): for a context with unit variance,
-    the generated kernels start with variance `init_scale / (kernel_size * in_channels)`, what a variance-scaling
+    the generated kernels start with variance `init_scale / (K * in_channels)`, what a variance-scaling
     (fan-in) initialiser gives a static kernel (`init_scale=1` is LeCun/Glorot-like for `O ≈ C`, `2` is He). The
     generated bias starts at zero, as a `Conv1D` bias does.
 
@@ -116,32 +132,35 @@ class KernelGenerator(keras.layers.Layer):
     `0..n-1`); `tap_tiling=t` tiles `kernel_size // t` generated taps `t` times (`tap_tiling=kernel_size` repeats one
     tap across the whole kernel).
 
-    Masks. `kernel_mask`, a static array broadcastable to `(filters, kernel_size, in_channels)`, multiplies every
-    generated kernel (e.g. zeros to switch taps off); a per-sample `sample_mask` broadcastable to
-    `(batch, filters, kernel_size, in_channels)` may be passed at call time. Masked entries have no effect on the
+    Masks. `kernel_mask`, a static array broadcastable to `(filters, kernel_size, in_channels)` (2D:
+    `(filters, kh, kw, in_channels)`), multiplies every generated kernel (e.g. zeros to switch taps off); a per-sample
+    `sample_mask` broadcastable to `(batch, filters, kernel_size, in_channels)` (2D: `(batch, filters, kh, kw,
+    in_channels)`) may be passed at call time. Masked entries have no effect on the
     output and receive no gradient.
 
     Args:
         filters: int, output channels `O` of the generated kernels.
-        kernel_size: int, taps `K` of the (expanded) kernels.
+        kernel_size: int, taps of the (expanded) 1D kernels; or a tuple `(kh, kw)` for 2D kernels.
         in_channels: int, input channels `C` of the generated kernels.
         mode: `"basis"`, `"low_rank"` or `"dense"`.
         rank: int >= 1, the factor rank for `"low_rank"`.
         num_bases: int >= 1, the number of learned kernels for `"basis"`.
         use_bias: bool, whether to also generate a `(batch, filters)` bias.
-        tap_pattern: optional tuple of `kernel_size` generated-tap indices covering `0..n-1`.
-        tap_tiling: optional int dividing `kernel_size`; exclusive with `tap_pattern`.
-        kernel_mask: optional array broadcastable to `(filters, kernel_size, in_channels)`.
+        tap_pattern: optional tuple of `K` generated-tap indices covering `0..n-1`.
+        tap_tiling: optional int dividing `K`; exclusive with `tap_pattern`.
+        kernel_mask: optional array broadcastable to `(filters, kernel_size, in_channels)` (2D: `(filters, kh, kw,
+            in_channels)`).
         init_scale: float > 0, the hyperfan-in variance scale.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
         context: `(batch, context_dim)`.
-        sample_mask: optional, broadcastable to `(batch, filters, kernel_size, in_channels)`.
+        sample_mask: optional, broadcastable to `(batch, filters, kernel_size, in_channels)` (2D: `(batch, filters,
+            kh, kw, in_channels)`).
 
     Returns:
-        `(kernel, bias)` with shapes `(batch, filters, kernel_size, in_channels)` and `(batch, filters)`; only the
-        kernel when `use_bias=False`.
+        `(kernel, bias)` with shapes `(batch, filters, kernel_size, in_channels)` (2D: `(batch, filters, kh, kw,
+        in_channels)`) and `(batch, filters)`; only the kernel when `use_bias=False`.
 
     Example:
 
@@ -183,23 +202,33 @@ class KernelGenerator(keras.layers.Layer):
 
     # ----------------------------------------------------------------------------------------------------------------
     @property
+    def kernel_shape(self):
+        """The spatial shape of the generated kernels: `(kernel_size,)`, or `(kh, kw)` for 2D kernels."""
+        return kernel_shape_of(self.kernel_size)
+
+    @property
+    def taps(self):
+        """The number of taps `K` of an expanded kernel: `kernel_size`, or `kh * kw` in 2D."""
+        return math.prod(self.kernel_shape)
+
+    @property
     def expansion(self):
         """The tap pattern actually applied, or None when taps are not tied."""
         if self.tap_pattern is not None:
             return self.tap_pattern
         if self.tap_tiling is not None and self.tap_tiling > 1:
-            return tap_pattern_from_tiling(self.kernel_size, self.tap_tiling)
+            return tap_pattern_from_tiling(self.taps, self.tap_tiling)
         return None
 
     @property
     def generated_taps(self):
         pattern = self.expansion
-        return self.kernel_size if pattern is None else max(pattern) + 1
+        return self.taps if pattern is None else max(pattern) + 1
 
     @property
     def target_std(self):
         """The standard deviation hyperfan-in gives the generated kernels, for a unit-variance context."""
-        return math.sqrt(self.init_scale / (self.kernel_size * self.in_channels))
+        return math.sqrt(self.init_scale / (self.taps * self.in_channels))
 
     def count_params_for(self, context_dim):
         """The parameter count for a context of size `context_dim`, from the formulas in the class docstring."""
@@ -274,10 +303,12 @@ class KernelGenerator(keras.layers.Layer):
         pattern = self.expansion
         if pattern is not None:
             kernel = ops.take(kernel, list(pattern), axis=2)
+        if len(self.kernel_shape) > 1:
+            kernel = ops.reshape(kernel, (-1, o, *self.kernel_shape, c))
         if self.kernel_mask is not None:
             kernel = kernel * ops.cast(self.kernel_mask, kernel.dtype)
         if sample_mask is not None:
-            check_broadcastable("sample_mask", sample_mask.shape, (None, o, self.kernel_size, c))
+            check_broadcastable("sample_mask", sample_mask.shape, (None, o, *self.kernel_shape, c))
             kernel = kernel * ops.cast(sample_mask, kernel.dtype)
         if not self.use_bias:
             return kernel
@@ -285,7 +316,7 @@ class KernelGenerator(keras.layers.Layer):
 
     def compute_output_shape(self, context_shape, sample_mask_shape=None):
         self._check_context_shape(context_shape)
-        kernel_shape = (context_shape[0], self.filters, self.kernel_size, self.in_channels)
+        kernel_shape = (context_shape[0], self.filters, *self.kernel_shape, self.in_channels)
         if not self.use_bias:
             return kernel_shape
         return kernel_shape, (context_shape[0], self.filters)

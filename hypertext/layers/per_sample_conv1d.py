@@ -1,11 +1,11 @@
 import keras
 
 from hypertext import ops as hops
-from hypertext.layers.validation import cast_to, check_choice, check_per_sample_shapes, check_positive_int, shape_str
+from hypertext.layers.per_sample_conv_base import PerSampleConvBase
 
 
 @keras.saving.register_keras_serializable(package="hypertext")
-class PerSampleConv1D(keras.layers.Layer):
+class PerSampleConv1D(PerSampleConvBase):
     """A 1D convolution whose kernel differs for every sample of the batch.
 
     The kernels usually come from a hypernetwork (see `KernelGenerator` and `HyperConv1D`), so they are an *input* of
@@ -35,7 +35,9 @@ class PerSampleConv1D(keras.layers.Layer):
 
       Unfold is the fastest for training on every backend and device measured, so `"auto"` always picks it. On
       TensorFlow CPU, run with `TF_ENABLE_ONEDNN_OPTS=1` (`train.py` sets it unless you did): without oneDNN,
-      TensorFlow's batched matmul kernel is the bottleneck.
+      TensorFlow's batched matmul kernel is the bottleneck, and the layer warns once when it runs there (no
+      formulation from TensorFlow's ops measured under ~2x `Conv1D` on that path:
+      `benchmarks/onednn_off_formulations.py`). TensorFlow turns oneDNN on by itself on CPUs with AVX-512 VNNI/BF16.
 
     Args:
         strides: int >= 1, the stride of the convolution.
@@ -60,55 +62,10 @@ class PerSampleConv1D(keras.layers.Layer):
     (4, 10, 16)
     """
 
+    spatial_rank = 1
+    PADDINGS = hops.PADDINGS
+    EXTENT = "long"
+    op = staticmethod(hops.per_sample_conv1d)
+
     def __init__(self, strides=1, padding="valid", dilation_rate=1, implementation="auto", **kwargs):
-        super().__init__(**kwargs)
-        self.strides = check_positive_int("strides", strides)
-        self.padding = check_choice("padding", padding, hops.PADDINGS)
-        self.dilation_rate = check_positive_int("dilation_rate", dilation_rate)
-        self.implementation = check_choice("implementation", implementation, hops.IMPLEMENTATIONS)
-
-    def build(self, inputs_shape, kernel_shape, bias_shape=None):
-        self._check_shapes(inputs_shape, kernel_shape, bias_shape)
-        self.built = True
-
-    def _check_shapes(self, inputs_shape, kernel_shape, bias_shape=None):
-        check_per_sample_shapes(inputs_shape, kernel_shape, bias_shape)
-        span = hops.effective_kernel_size(kernel_shape[2], self.dilation_rate)
-        if self.padding == "valid" and inputs_shape[1] is not None and inputs_shape[1] < span:
-            raise ValueError(
-                f"With padding='valid', `inputs` must be at least as long as the dilated kernel "
-                f"(dilation_rate * (kernel_size - 1) + 1 = {span}). Received: inputs.shape={shape_str(inputs_shape)}"
-            )
-
-
-    def call(self, inputs, kernel, bias=None):
-        self._check_shapes(inputs.shape, kernel.shape, None if bias is None else bias.shape)
-        inputs, kernel, bias = cast_to(self.compute_dtype, inputs, kernel, bias)
-        return hops.per_sample_conv1d(
-            inputs,
-            kernel,
-            bias,
-            strides=self.strides,
-            padding=self.padding,
-            dilation_rate=self.dilation_rate,
-            implementation=self.implementation,
-        )
-
-    def compute_output_shape(self, inputs_shape, kernel_shape, bias_shape=None):
-        self._check_shapes(inputs_shape, kernel_shape, bias_shape)
-        length = hops.conv_output_length(
-            inputs_shape[1], kernel_shape[2], self.strides, self.padding, self.dilation_rate
-        )
-        return (inputs_shape[0], length, kernel_shape[1])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "strides": self.strides,
-                "padding": self.padding,
-                "dilation_rate": self.dilation_rate,
-                "implementation": self.implementation,
-            }
-        )
-        return config
+        super().__init__(strides, padding, dilation_rate, implementation, **kwargs)

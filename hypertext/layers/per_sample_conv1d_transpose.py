@@ -1,6 +1,7 @@
 import keras
 
 from hypertext import ops as hops
+from hypertext.layers.slow_path import warn_once_if_slow
 from hypertext.layers.validation import cast_to, check_choice, check_per_sample_shapes, check_positive_int
 
 
@@ -41,6 +42,8 @@ class PerSampleConv1DTranspose(keras.layers.Layer):
     (4, 20, 16)
     """
 
+    spatial_rank = 1
+
     def __init__(self, strides=1, padding="valid", output_padding=None, dilation_rate=1, **kwargs):
         super().__init__(**kwargs)
         self.strides = check_positive_int("strides", strides)
@@ -75,6 +78,7 @@ class PerSampleConv1DTranspose(keras.layers.Layer):
 
     def call(self, inputs, kernel, bias=None):
         self._check_shapes(inputs.shape, kernel.shape, None if bias is None else bias.shape)
+        warn_once_if_slow()
         inputs, kernel, bias = cast_to(self.compute_dtype, inputs, kernel, bias)
         return hops.per_sample_conv1d_transpose(
             inputs,

@@ -18,6 +18,17 @@ def check_positive_int(name, value, minimum=1):
     return value
 
 
+def check_positive_int_tuple(name, value, size, minimum=1):
+    """Accepts an int (repeated `size` times) or a tuple/list of `size` ints, each at least `minimum`, as Keras' conv
+    layers normalise `kernel_size`, `strides` and `dilation_rate`; returns a tuple."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * size
+    if len(values) != size or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in values):
+        raise ValueError(
+            f"`{name}` must be an integer >= {minimum} or a tuple of {size} such integers. Received: {name}={value!r}"
+        )
+    return values
+
+
 def cast_to(dtype, *tensors):
     """Casts each tensor to `dtype` (a layer's compute dtype), passing None through."""
     from keras import ops
@@ -29,24 +40,32 @@ def shape_str(shape):
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def check_per_sample_shapes(inputs_shape, kernel_shape, bias_shape=None):
-    """Checks `(inputs, kernel, bias)` shapes for a per-sample conv; `None` dimensions are not checked."""
-    if len(inputs_shape) != 3:
+# The axis names of the inputs and kernels, by number of spatial axes, for the error messages.
+INPUT_AXES = {1: ("length",), 2: ("height", "width")}
+KERNEL_AXES = {1: ("kernel_size",), 2: ("kernel_height", "kernel_width")}
+
+
+def check_per_sample_shapes(inputs_shape, kernel_shape, bias_shape=None, spatial_rank=1):
+    """Checks `(inputs, kernel, bias)` shapes for a per-sample conv with `spatial_rank` spatial axes; `None`
+    dimensions are not checked."""
+    input_axes, kernel_axes = INPUT_AXES[spatial_rank], KERNEL_AXES[spatial_rank]
+    if len(inputs_shape) != spatial_rank + 2:
         raise ValueError(
-            "`inputs` must have rank 3, (batch, length, in_channels). "
+            f"`inputs` must have rank {spatial_rank + 2}, (batch, {', '.join(input_axes)}, in_channels). "
             f"Received: inputs.shape={shape_str(inputs_shape)}"
         )
-    if len(kernel_shape) != 4:
+    if len(kernel_shape) != spatial_rank + 3:
         raise ValueError(
-            "`kernel` must have rank 4, (batch, out_channels, kernel_size, in_channels). "
+            f"`kernel` must have rank {spatial_rank + 3}, "
+            f"(batch, out_channels, {', '.join(kernel_axes)}, in_channels). "
             f"Received: kernel.shape={shape_str(kernel_shape)}"
         )
     if None in kernel_shape[1:]:
         raise ValueError(
-            "`kernel` must have known out_channels, kernel_size and in_channels. "
+            f"`kernel` must have known out_channels, {', '.join(kernel_axes)} and in_channels. "
             f"Received: kernel.shape={shape_str(kernel_shape)}"
         )
-    if inputs_shape[2] is not None and inputs_shape[2] != kernel_shape[3]:
+    if inputs_shape[-1] is not None and inputs_shape[-1] != kernel_shape[-1]:
         raise ValueError(
             "`kernel` in_channels (last axis) must equal the channels of `inputs`. "
             f"Received: kernel.shape={shape_str(kernel_shape)}, inputs.shape={shape_str(inputs_shape)}"

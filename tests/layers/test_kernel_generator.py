@@ -164,3 +164,34 @@ def test_context_must_have_rank_2(rng):
 def test_sample_mask_must_broadcast(rng):
     with pytest.raises(ValueError, match=r"`sample_mask` must broadcast to \(None, 4, 3, 2\). Received: sample_mask.shape=\(2, 4, 5, 2\)"):
         KernelGenerator(4, 3, 2)(rng.normal(size=(2, 6)).astype("float32"), sample_mask=np.ones((2, 4, 5, 2), "float32"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("taps", [dict(), dict(tap_pattern=(0, 1, 0, 2, 3, 2)), dict(tap_tiling=3)])
+def test_2d_kernels_match_numpy(mode, taps, rng):
+    layer = KernelGenerator(4, (2, 3), 3, mode=mode, rank=2, num_bases=3, kernel_mask=np.ones((1, 2, 3, 1)), **taps)
+    context = rng.normal(size=(5, 7)).astype("float32")
+    layer.build(context.shape)
+    _randomize(layer, rng)
+    sample_mask = (rng.random((5, 1, 2, 3, 3)) < 0.6).astype("float32")
+    kernel, bias = layer(context, sample_mask=sample_mask)
+    want_kernel, want_bias = references.generated_kernel(layer, context, sample_mask)
+    assert tuple(kernel.shape) == (5, 4, 2, 3, 3) == layer.compute_output_shape(context.shape)[0]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(kernel), want_kernel, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bias), want_bias, rtol=1e-4, atol=1e-4)
+    assert layer.count_params() == layer.count_params_for(7)
+
+
+def test_2d_row_major_taps_and_hyperfan_in(rng):
+    # Row-major taps: tap_pattern entry j is kernel position (j // kw, j % kw).
+    layer = KernelGenerator(2, (2, 2), 3, mode="dense", tap_pattern=(0, 1, 1, 0), use_bias=False)
+    kernel = keras.ops.convert_to_numpy(layer(rng.normal(size=(2, 4)).astype("float32")))
+    np.testing.assert_array_equal(kernel[:, :, 0, 0], kernel[:, :, 1, 1])
+    np.testing.assert_array_equal(kernel[:, :, 0, 1], kernel[:, :, 1, 0])
+    assert not np.allclose(kernel[:, :, 0, 0], kernel[:, :, 0, 1])
+    # Hyperfan-in counts all kh * kw taps: the std is sqrt(scale / (kh * kw * C)).
+    layer = KernelGenerator(64, (3, 3), 32, init_scale=2.0)
+    kernel, _ = layer(rng.normal(size=(64, 256)).astype("float32"))
+    target = np.sqrt(2.0 / (9 * 32))
+    assert layer.target_std == pytest.approx(target)
+    assert abs(float(np.std(keras.ops.convert_to_numpy(kernel))) / target - 1) < 0.2

@@ -7,6 +7,7 @@ import pytest
 from hypertext.backend_utils import value_and_grad
 from hypertext.layers import PerSampleConv1D
 from tests import references
+from tests.layers.gradient_checks import numeric_gradients
 from tests.conftest import backend
 from tests.layer_checks import run_layer_checks
 
@@ -79,17 +80,8 @@ def test_gradients_match_finite_differences(rng):
         return float(np.sum(references.per_sample_conv1d(x, kernel, bias, 2, "same", 1) * weights))
 
     analytic = _grads("unfold", x, kernel, bias, weights.astype("float32"), **kwargs)
-    eps = 1e-4
-    for arg_index, array in enumerate((x, kernel, bias)):
-        numeric = np.zeros(array.shape)
-        base = [a.astype(np.float64) for a in (x, kernel, bias)]
-        for idx in np.ndindex(array.shape):
-            plus = [a.copy() for a in base]
-            minus = [a.copy() for a in base]
-            plus[arg_index][idx] += eps
-            minus[arg_index][idx] -= eps
-            numeric[idx] = (f64_loss(*plus) - f64_loss(*minus)) / (2 * eps)
-        np.testing.assert_allclose(analytic[arg_index], numeric, atol=1e-3)
+    for got, numeric in zip(analytic, numeric_gradients(f64_loss, (x, kernel, bias))):
+        np.testing.assert_allclose(got, numeric, atol=1e-3)
 
 
 def test_unknown_batch_functional_model_saves_and_loads(rng, tmp_path):

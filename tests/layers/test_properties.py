@@ -3,7 +3,10 @@
 The three tests draw 1,000 examples in all (400 + 300 + 300) on TensorFlow and PyTorch, and a tenth of that on JAX,
 whose eager mode compiles every op anew for each new shape (minutes for 1,000 random shapes on CI's 2 cores). For a
 longer, nightly-style run, scale every count with an environment variable, e.g.
-`HYPERTEXT_PROPERTY_SCALE=20 pytest tests/layers/test_properties.py`.
+`HYPERTEXT_PROPERTY_SCALE=20 pytest tests/layers/test_properties.py`, or set `HYPERTEXT_THOROUGH=1` (scale 20).
+
+The 2D tests compare `PerSampleConv2D` and `HyperConv2D` with one `keras.ops.conv` per sample (and the float64
+reference) on random grids: 120 + 80 examples by default, a tenth of that on JAX.
 """
 
 import os
@@ -13,14 +16,17 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from hypertext.layers import HyperConv1D, HyperConv1DTranspose, PerSampleConv1D
+from hypertext.layers import HyperConv1D, HyperConv1DTranspose, HyperConv2D, PerSampleConv1D, PerSampleConv2D
 from tests import references
 
-SCALE = float(os.environ.get("HYPERTEXT_PROPERTY_SCALE", "0.1" if keras.backend.backend() == "jax" else "1"))
+_THOROUGH = os.environ.get("HYPERTEXT_THOROUGH") == "1"
+SCALE = float(os.environ.get("HYPERTEXT_PROPERTY_SCALE",
+                             "20" if _THOROUGH else "0.1" if keras.backend.backend() == "jax" else "1"))
 
 
 def examples(count):
-    return settings(max_examples=max(1, int(count * SCALE)), deadline=None, derandomize="HYPERTEXT_PROPERTY_SCALE" not in os.environ,
+    randomize = _THOROUGH or "HYPERTEXT_PROPERTY_SCALE" in os.environ
+    return settings(max_examples=max(1, int(count * SCALE)), deadline=None, derandomize=not randomize,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
@@ -35,8 +41,10 @@ def _randomize_weights(layer, rng):
 
 
 def _masks(rng, draw_kernel_mask, draw_sample_mask, batch, filters, kernel_size, channels):
-    kernel_mask = (rng.random((filters, kernel_size, 1)) < 0.7).astype("float32") if draw_kernel_mask else None
-    sample_mask = (rng.random((batch, 1, kernel_size, channels)) < 0.7).astype("float32") if draw_sample_mask else None
+    """Random 0/1 masks, or None; `kernel_size` is an int (1D) or a tuple (2D)."""
+    taps = tuple(kernel_size) if isinstance(kernel_size, tuple) else (kernel_size,)
+    kernel_mask = (rng.random((filters, *taps, 1)) < 0.7).astype("float32") if draw_kernel_mask else None
+    sample_mask = (rng.random((batch, 1, *taps, channels)) < 0.7).astype("float32") if draw_sample_mask else None
     return kernel_mask, sample_mask
 
 
@@ -117,3 +125,77 @@ def test_hyper_conv1d_transpose(batch, length, channels, filters, kernel_size, s
     assume(want.shape[1] >= 1)
     got = layer(x, context, sample_mask=sample_mask)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(got), want, atol=2e-4, rtol=1e-4)
+
+
+conv2d_cases = dict(
+    batch=st.integers(1, 3),
+    height=st.integers(1, 7),
+    width=st.integers(1, 7),
+    channels=st.integers(1, 3),
+    filters=st.integers(1, 3),
+    kernel_shape=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    strides=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    padding=st.sampled_from(["valid", "same"]),
+    seed=st.integers(0, 2**31 - 1),
+)
+
+
+def _conv2d_fits(height, width, kernel_shape, dilation, padding):
+    return padding != "valid" or (height >= _span(kernel_shape[0], dilation[0])
+                                  and width >= _span(kernel_shape[1], dilation[1]))
+
+
+def _keras_conv_per_sample(x, kernel, bias, strides, padding, dilation):
+    """One `keras.ops.conv` per sample, each with that sample's kernel, or None where the backend's conv refuses the
+    arguments (TensorFlow: strides > 1 together with dilation > 1)."""
+    if max(strides) > 1 and max(dilation) > 1:
+        return None
+    outputs = []
+    for b in range(len(x)):
+        weights = np.transpose(kernel[b], (1, 2, 3, 0))  # (O, kh, kw, C) -> (kh, kw, C, O)
+        y = keras.ops.conv(x[b:b + 1], weights, strides=strides, padding=padding, dilation_rate=dilation)
+        y = keras.ops.convert_to_numpy(y)
+        outputs.append(y if bias is None else y + bias[b])
+    return np.concatenate(outputs)
+
+
+@examples(120)
+@given(implementation=st.sampled_from(["auto", "unfold", "loop"]), use_bias=st.booleans(), **conv2d_cases)
+def test_per_sample_conv2d_against_keras_conv(batch, height, width, channels, filters, kernel_shape, strides,
+                                              dilation, padding, seed, implementation, use_bias):
+    assume(_conv2d_fits(height, width, kernel_shape, dilation, padding))  # else a tested error
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, height, width, channels)).astype("float32")
+    kernel = rng.normal(size=(batch, filters, *kernel_shape, channels)).astype("float32")
+    bias = rng.normal(size=(batch, filters)).astype("float32") if use_bias else None
+    layer = PerSampleConv2D(strides, padding, dilation, implementation=implementation)
+    got = keras.ops.convert_to_numpy(layer(x, kernel, bias))
+    want = references.per_sample_conv2d(x, kernel, bias, strides, padding, dilation)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    keras_want = _keras_conv_per_sample(x, kernel, bias, strides, padding, dilation)
+    if keras_want is not None:
+        np.testing.assert_allclose(got, keras_want, atol=1e-4)
+    assert layer.compute_output_shape(x.shape, kernel.shape) == want.shape
+
+
+@examples(80)
+@given(**conv2d_cases, **generator_cases)
+def test_hyper_conv2d(batch, height, width, channels, filters, kernel_shape, strides, dilation, padding, seed,
+                      context_dim, mode, factors, use_bias, kernel_mask, sample_mask):
+    assume(_conv2d_fits(height, width, kernel_shape, dilation, padding))
+    rng = np.random.default_rng(seed)
+    kernel_mask, sample_mask = _masks(rng, kernel_mask, sample_mask, batch, filters, kernel_shape, channels)
+    x = rng.normal(size=(batch, height, width, channels)).astype("float32")
+    context = rng.normal(size=(batch, context_dim)).astype("float32")
+    layer = HyperConv2D(filters, kernel_shape, strides=strides, padding=padding, dilation_rate=dilation,
+                        use_bias=use_bias, mode=mode, num_bases=factors, rank=factors, kernel_mask=kernel_mask)
+    layer.build(x.shape, context.shape)
+    _randomize_weights(layer, rng)
+    kernel, bias = references.generated_kernel(layer.generator, context, sample_mask)
+    got = keras.ops.convert_to_numpy(layer(x, context, sample_mask=sample_mask))
+    want = _keras_conv_per_sample(x.astype("float32"), kernel.astype("float32"),
+                                  None if bias is None else bias.astype("float32"), strides, padding, dilation)
+    if want is None:
+        want = references.per_sample_conv2d(x, kernel, bias, strides, padding, dilation)
+    np.testing.assert_allclose(got, want, atol=2e-4, rtol=1e-4)
