@@ -20,8 +20,8 @@ _EXPORTS = {
     "TextAutoencoder": "hypertext.models",
     "presets": "hypertext.pretrained",
 }
-_SUBMODULES = {"backend_utils", "cli", "configs", "data", "evaluation", "layers", "lengths", "models", "ops",
-               "pretrained", "saving", "tokenizers", "training"}
+_SUBMODULES = {"backend_utils", "cli", "configs", "data", "evaluation", "export", "layers", "lengths", "models",
+               "ops", "pretrained", "saving", "tokenizers", "training"}
 
 __all__ = ["__version__", *_EXPORTS, *sorted(_SUBMODULES)]
 

@@ -266,6 +266,17 @@ class TextAutoencoder(keras.Model):
                 head.build((None, self.config.latent_dim))
         self.built = True
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras' `Model.export`, whose input here defaults to int32 token ids `(batch, length)`. (Keras infers a
+        subclassed model's signature only from a first call that also built it; `build` builds this one itself.)"""
+        if input_signature is None:
+            input_signature = [keras.InputSpec(shape=(None, None), dtype="int32", name="token_ids")]
+        if format == "onnx":
+            from hypertext.export import register_tf2onnx_erfc  # TF's gelu needs it
+
+            register_tf2onnx_erfc()
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
     def _check_length(self, length):
         if length is not None and (length % self.length_multiple or length > self.config.max_length or length < 1):
             raise ValueError(
