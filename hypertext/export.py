@@ -18,6 +18,7 @@ import functools
 import json
 import os
 import shutil
+import warnings
 
 import keras
 import numpy as np
@@ -164,6 +165,8 @@ def export(model, part, format, path, overwrite=False, verbose=False):
     Raises:
         ValueError: a bad `part` or `format`, a backend other than TensorFlow, a model without tokenizer.
         FileExistsError: `path` or a side file exists and `overwrite` is False.
+        FileNotFoundError: `path`'s folder does not exist; no checkpoint at `model`.
+        CheckpointError (a ValueError): `model` names a file that is not a loadable checkpoint.
     """
     part = check_choice("part", part, PARTS)
     format = check_choice("format", format, FORMATS)
@@ -171,6 +174,9 @@ def export(model, part, format, path, overwrite=False, verbose=False):
         raise ValueError("Exporting needs the TensorFlow backend (set KERAS_BACKEND=tensorflow). "
                          f"Received: backend={keras.backend.backend()}")
     path = os.path.normpath(os.fspath(path))  # a folder's trailing slash would hide its name
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"The output folder of {path!r} does not exist.")
     tokenizer_file, description_file = side_files(path)
     _check_free([path, tokenizer_file, description_file], overwrite)
     if format == "onnx":
@@ -185,9 +191,9 @@ def export(model, part, format, path, overwrite=False, verbose=False):
         from hypertext.saving import load
 
         model = load(model)
-    tokenizer = model.tokenizer
-    if tokenizer is None or tokenizer._processor is None:
+    if model.tokenizer is None:
         raise ValueError("This model has no tokenizer; an export writes it beside the artifact.")
+    proto = model.tokenizer.processor.serialized_model_proto()  # a ValueError if the tokenizer has no model
     model.build()
     c = model.config
     if part == "encoder":
@@ -197,14 +203,16 @@ def export(model, part, format, path, overwrite=False, verbose=False):
         wrapper = _Decoder(model, name="decoder")
         signature = [keras.InputSpec(shape=(None, c.latent_dim), dtype="float32", name="z"),
                      keras.InputSpec(shape=(), dtype="int32", name="length")]
-    folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}")
     try:
-        wrapper.export(tmp, format=format, verbose=verbose, input_signature=signature)
+        with warnings.catch_warnings():
+            # Keras' tf2onnx patch tests for `np.object`, which NumPy 2 answers with a FutureWarning.
+            warnings.filterwarnings("ignore", message=".*np.object", category=FutureWarning)
+            wrapper.export(tmp, format=format, verbose=verbose, input_signature=signature)
         if format == "onnx":
             _name_onnx_output(tmp, "z" if part == "encoder" else "token_ids")
         with open(tmp + ".spm", "wb") as f:
-            f.write(tokenizer.processor.serialized_model_proto())
+            f.write(proto)
         with open(tmp + ".json", "w") as f:
             json.dump(describe(model, part, format, path), f, indent=2)
         _replace(tmp + ".spm", tokenizer_file)

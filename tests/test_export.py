@@ -23,6 +23,7 @@ from hypertext.cli import export as export_cli
 from hypertext.configs import get_config
 from hypertext.data import load_texts
 from hypertext.layers import HyperConv1D
+from hypertext.lengths import group_by_length, pad_batch
 from hypertext.models import TextAutoencoder
 from hypertext.tokenizers import SentencePieceTokenizer
 from tests.conftest import backend
@@ -53,13 +54,15 @@ import numpy as np
 
 folder, formats = sys.argv[1], sys.argv[2:]
 inputs = dict(np.load(os.path.join(folder, "inputs.npz")))
+ENCODER_INPUTS = [key for key in inputs if key.startswith("token_ids")]
 out = {}
 if "tf_saved_model" in formats:
     import tensorflow as tf
 
     encoder = tf.saved_model.load(os.path.join(folder, "encoder"))
     decoder = tf.saved_model.load(os.path.join(folder, "decoder"))
-    out["tf_saved_model/encoder"] = encoder.serve(inputs["token_ids"]).numpy()
+    for key in ENCODER_INPUTS:
+        out[f"tf_saved_model/encoder/{key}"] = encoder.serve(inputs[key]).numpy()
     for length in inputs["lengths"]:
         out[f"tf_saved_model/decoder/{length}"] = decoder.serve(inputs["z"], tf.constant(length)).numpy()
 if "onnx" in formats:
@@ -67,7 +70,8 @@ if "onnx" in formats:
 
     encoder = onnxruntime.InferenceSession(os.path.join(folder, "encoder.onnx"))
     decoder = onnxruntime.InferenceSession(os.path.join(folder, "decoder.onnx"))
-    out["onnx/encoder"] = encoder.run(["z"], {"token_ids": inputs["token_ids"]})[0]
+    for key in ENCODER_INPUTS:
+        out[f"onnx/encoder/{key}"] = encoder.run(["z"], {"token_ids": inputs[key]})[0]
     for length in inputs["lengths"]:
         out[f"onnx/decoder/{length}"] = decoder.run(["token_ids"], {"z": inputs["z"], "length": np.array(length)})[0]
 assert "hypertext" not in sys.modules
@@ -88,13 +92,24 @@ def run_without_hypertext(folder, formats):
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    """A freshly built, untrained tiny model (two stages: lengths are multiples of 4)."""
+    """A freshly built tiny model (two stages: lengths are multiples of 4), every weight moved off its initial
+    value (an untrained LayerNormalization, for one, has beta 0, which hides what padding does)."""
     texts = load_texts("wordnet", "validation")[:1200]
     keras.utils.set_random_seed(7)
-    model = TextAutoencoder(get_config("tiny").replace(num_stages=2),
+    model = TextAutoencoder(get_config("tiny").replace(num_stages=2, pooled_latent=True),
                             SentencePieceTokenizer.from_texts(texts, vocab_size=512))
     model.build()
+    rng = np.random.default_rng(7)
+    model.set_weights([w + rng.normal(scale=0.1, size=w.shape).astype(w.dtype) for w in model.get_weights()])
     return model
+
+
+def bucketed(model, texts):
+    """The batches `encode()` runs: `(rows, ids)` per length bucket, each text padded to its bucket's length, as
+    docs/export.md tells a user without hypertext to do it."""
+    sequences = model.first_windows(model.tokenizer.encode(texts))
+    groups = group_by_length([len(s) for s in sequences], len(texts), model.length_multiple, model.config.max_length)
+    return [(rows, pad_batch([sequences[i] for i in rows], length)) for rows, length in groups]
 
 
 @pytest.fixture(scope="module")
@@ -109,18 +124,28 @@ def exported(tiny_model, tmp_path_factory):
             path = os.path.join(folder, part + (".onnx" if fmt == "onnx" else ""))
             written[part, fmt] = export.export(model, part, fmt, path)
     texts = list(load_texts("wordnet", "test")[:40]) + ["", "a text longer than max_length pieces " * 4]
+    buckets = bucketed(model, texts)
     inputs = {"token_ids": model.texts_to_ids(texts), "z": model.encode(texts),
-              "lengths": np.array([model.config.max_length, 16], dtype="int32")}
+              "lengths": np.array([model.config.max_length, 16], dtype="int32"),
+              **{f"token_ids_bucket_{i}": ids for i, (_, ids) in enumerate(buckets)}}
     np.savez(os.path.join(folder, "inputs.npz"), **inputs)
-    return {"texts": texts, "inputs": inputs, "written": written, "outputs": run_without_hypertext(folder, FORMATS)}
+    return {"texts": texts, "inputs": inputs, "written": written, "outputs": run_without_hypertext(folder, FORMATS),
+            "bucket_rows": [rows for rows, _ in buckets]}
 
 
 @pytest.mark.parametrize("fmt", ["tf_saved_model", pytest.param("onnx", marks=needs_onnx)])
 def test_the_encoder_gives_encode_without_hypertext(exported, tiny_model, fmt):
-    z = exported["outputs"][f"{fmt}/encoder"]
-    assert z.dtype == np.float32 and z.shape == (len(exported["texts"]), tiny_model.config.latent_dim)
-    # From texts_to_ids' (N, max_length) ids, as encode() computes from each text's own bucket length.
-    np.testing.assert_allclose(z, tiny_model.encode(exported["texts"]), rtol=0, atol=1e-4)
+    outputs, texts = exported["outputs"], exported["texts"]
+    # texts_to_ids' (N, max_length) ids give encode_ids of them.
+    z = outputs[f"{fmt}/encoder/token_ids"]
+    assert z.dtype == np.float32 and z.shape == (len(texts), tiny_model.config.latent_dim)
+    expected = keras.ops.convert_to_numpy(tiny_model.encode_ids(exported["inputs"]["token_ids"]))
+    np.testing.assert_allclose(z, expected, rtol=0, atol=1e-4)
+    # Each text at its bucket length, as encode() runs them, gives encode().
+    z = np.zeros_like(z)
+    for i, rows in enumerate(exported["bucket_rows"]):
+        z[rows] = outputs[f"{fmt}/encoder/token_ids_bucket_{i}"]
+    np.testing.assert_allclose(z, tiny_model.encode(texts), rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize("fmt", ["tf_saved_model", pytest.param("onnx", marks=needs_onnx)])
@@ -155,11 +180,18 @@ def test_the_side_files_say_how_to_tokenise(exported, tiny_model):
 
     processor = sentencepiece.SentencePieceProcessor(model_file=paths["tokenizer"])
     texts = exported["texts"]
-    ids = np.full((len(texts), spec["max_length"]), spec["pad_id"], dtype="int32")
-    for row, pieces in enumerate(processor.encode(texts)):
-        pieces = pieces[:spec["max_length"] - 1] + [spec["eos_id"]]
-        ids[row, :len(pieces)] = pieces
-    np.testing.assert_array_equal(ids, exported["inputs"]["token_ids"])
+    ids = [p[:spec["max_length"] - 1] + [spec["eos_id"]] for p in processor.encode(texts)]
+    padded = np.full((len(texts), spec["max_length"]), spec["pad_id"], dtype="int32")
+    for row, p in enumerate(ids):
+        padded[row, :len(p)] = p
+    np.testing.assert_array_equal(padded, exported["inputs"]["token_ids"])  # texts_to_ids
+    bucket = [min(b for b in spec["bucket_lengths"] if b >= len(p)) for p in ids]
+    for i, rows in enumerate(exported["bucket_rows"]):  # encode()'s batches
+        expected = exported["inputs"][f"token_ids_bucket_{i}"]
+        assert [r for r, b in enumerate(bucket) if b == expected.shape[1]] == list(rows)
+        for row, r in enumerate(rows):
+            np.testing.assert_array_equal(expected[row, :len(ids[r])], ids[r])
+            assert not expected[row, len(ids[r]):].any()
 
 
 def test_keras_export_of_a_tiny_model(tiny_model, tmp_path):
@@ -253,7 +285,8 @@ def test_the_command_line(model_path, tmp_path, capsys):
     args = ["--model", model_path, "--part", "encoder", "--output", out]
     cases = [(["--part", "middle"], "`part` must be one of 'encoder', 'decoder'. Received: part='middle'"),
              (["--format", "tflite"], "`format` must be one of 'tf_saved_model', 'onnx'. Received: format='tflite'"),
-             (["--model", str(tmp_path / "missing.keras")], "No checkpoint at '")]
+             (["--model", str(tmp_path / "missing.keras")], "No checkpoint at '"),
+             (["--output", str(tmp_path / "no" / "folder")], "The output folder of ")]
     for change, message in cases:
         argv = ["--format", "tf_saved_model", *args, *change]  # argparse keeps the last of a repeated option
         assert export_cli.main(argv) == 2, argv
