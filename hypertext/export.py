@@ -2,7 +2,8 @@
 SavedModel (`tf.saved_model.load`) or an ONNX file (`onnxruntime`). `hypertext-export` is the command line.
 
 - encoder: int32 token ids `(batch, length)`, as `model.texts_to_ids` makes them -> float32 `z`
-  `(batch, latent_dim)`, `encode()`'s vectors.
+  `(batch, latent_dim)`, `model.encode_ids` of them. Each text padded to its length bucket, as `encode()` pads it,
+  gives `encode()`'s vectors (the model's `z` depends a little on the padding; docs/export.md).
 - decoder: float32 `z` `(batch, latent_dim)` and an int32 scalar `length` -> int32 token ids `(batch, length)`, the
   argmax of every position: what `decode()` detokenises (it decodes at `length = max_length`).
 
@@ -63,8 +64,9 @@ class _Decoder(keras.Model):
 @functools.lru_cache()
 def register_tf2onnx_erfc():
     """Teaches tf2onnx TensorFlow's `Erfc` op as `1 - Erf`. TensorFlow's exact `gelu` (Keras' "gelu" activation)
-    is written with `erfc` since TF 2.16, which tf2onnx 1.17 cannot convert (onnx/tensorflow-onnx#2347), so without
-    this no model with a gelu exports to ONNX on TensorFlow. Runs once; a no-op without tf2onnx or off TensorFlow."""
+    is written with `erfc` in recent TensorFlow (2.21 here), which tf2onnx 1.17 cannot convert
+    (onnx/tensorflow-onnx#2347), so without this no model with a gelu exports to ONNX on TensorFlow. Runs once; a
+    no-op without tf2onnx or off TensorFlow."""
     if keras.backend.backend() != "tensorflow":  # other backends export ONNX without tf2onnx
         return
     try:

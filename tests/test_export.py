@@ -268,7 +268,8 @@ def test_a_functional_model_with_a_hyper_conv_exports(fmt, rng, tmp_path):
 def test_bad_arguments_are_one_keras_style_error(tiny_model, tmp_path):
     with pytest.raises(ValueError, match=r"^`part` must be one of 'encoder', 'decoder'. Received: part='middle'$"):
         export.export(tiny_model, "middle", "onnx", str(tmp_path / "a"))
-    with pytest.raises(ValueError, match=r"^`format` must be one of 'tf_saved_model', 'onnx'. Received: format='tflite'"):
+    with pytest.raises(ValueError,
+                       match=r"^`format` must be one of 'tf_saved_model', 'onnx'. Received: format='tflite'$"):
         export.export(tiny_model, "encoder", "tflite", str(tmp_path / "a"))
     assert os.listdir(tmp_path) == []
 
