@@ -20,8 +20,8 @@ _EXPORTS = {
     "TextAutoencoder": "hypertext.models",
     "presets": "hypertext.pretrained",
 }
-_SUBMODULES = {"backend_utils", "checks", "cli", "configs", "data", "evaluation", "layers", "legacy", "lengths",
-               "models", "ops", "pretrained", "saving", "tokenizers", "training"}
+_SUBMODULES = {"backend_utils", "checks", "cli", "configs", "data", "evaluation", "export", "layers", "legacy",
+               "lengths", "models", "ops", "pretrained", "saving", "tokenizers", "training"}
 
 __all__ = ["__version__", *_EXPORTS, *sorted(_SUBMODULES)]
 

@@ -26,7 +26,7 @@ def test_every_console_script_names_a_function():
     parser = configparser.ConfigParser()
     parser.read(os.path.join(ROOT, "setup.cfg"))
     scripts = dict(line.split(" = ") for line in parser["options.entry_points"]["console_scripts"].strip().splitlines())
-    assert set(scripts) == {"hypertext-train", "hypertext-evaluate", "hypertext-encode"}
+    assert set(scripts) == {"hypertext-train", "hypertext-evaluate", "hypertext-encode", "hypertext-export"}
     for target in scripts.values():
         module, function = target.split(":")
         assert callable(getattr(importlib.import_module(module), function)), target
@@ -34,7 +34,8 @@ def test_every_console_script_names_a_function():
 
 def test_the_command_line_tools_import_no_tensorflow():
     """They must hide TensorFlow's log lines before it loads, so importing them (and `hypertext`) must not load it."""
-    code = ("import sys, hypertext, hypertext.cli.train, hypertext.cli.evaluate, hypertext.cli.encode; "
+    code = ("import sys, hypertext, hypertext.cli.train, hypertext.cli.evaluate, hypertext.cli.encode, "
+            "hypertext.cli.export; "
             "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr[-2000:]

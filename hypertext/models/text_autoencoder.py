@@ -68,7 +68,20 @@ class TextAutoencoder(keras.Model):
         self.backbone.build()
         self.built = True
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras' `Model.export`, with int32 token ids `(batch, length)` as the default input signature (this model is
+        built by a direct call, so Keras has no recorded input shape to take one from). `hypertext-export` writes the
+        encoder or the decoder alone (`hypertext.export`)."""
+        if input_signature is None:
+            input_signature = [keras.InputSpec(shape=(None, None), dtype="int32", name="token_ids")]
+        if format == "onnx":
+            from hypertext.export import register_tf2onnx_erfc  # TensorFlow's gelu needs it
+
+            register_tf2onnx_erfc()
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
     # ---- the array API ----------------------------------------------------------------------------------------------
+
     def encode_ids(self, token_ids, training=False):
         """int `(batch, length)` → the sentence embedding `z`, `(batch, latent_dim)`."""
         return self.backbone.encode_ids(token_ids, training=training)
