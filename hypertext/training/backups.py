@@ -4,7 +4,8 @@ before use.
 A backup is a folder `backup/epoch-NNNNN/` with the weights and optimizer state (`state.weights.h5`), the epoch
 and the history rows (`state.json`) and, written last, `manifest.json`: the size and SHA-256 of each file. It is
 built under a temporary name, every file flushed to disk, the manifest written (temporary name, fsync, rename) and
-the folder renamed into place; only then are backups older than the last `KEEP` deleted. `restore_backup` checks
+the folder renamed into place; only then are backups older than the last `KEEP` deleted (renamed away first, so
+none is ever left half deleted). `restore_backup` checks
 the manifest of the newest backup and falls back to an older one when it fails (a torn copy, a disk fault).
 
 Every file operation goes through `hypertext.training.fs`, where a test can crash the writer at any step.
@@ -61,10 +62,19 @@ def write_backup(model, directory, epochs_done, history):
     fs.fsync(manifest + ".tmp")
     fs.replace(manifest + ".tmp", manifest)
     final = os.path.join(directory, backup_name(epochs_done))
-    fs.remove(final)  # an epoch run again after a resume
+    _discard(final)  # an epoch run again after a resume
     fs.replace(tmp, final)
     for old in complete_backups(directory)[:-KEEP]:
-        fs.remove(old)
+        _discard(old)
+
+
+def _discard(path):
+    """Deletes a backup folder: first renamed to a temporary name, so a crash while it is deleted leaves no
+    half-deleted backup, only a temporary folder that the next run removes."""
+    if os.path.exists(path):
+        doomed = os.path.join(os.path.dirname(path), f"{TMP_PREFIX}old-{os.path.basename(path)}")
+        fs.replace(path, doomed)
+        fs.remove(doomed)
 
 
 def verify_backup(path):

@@ -9,10 +9,9 @@ tests/test_reliability.py crashes a real `train.py` with `os._exit`). Fast by de
 writes. `HYPERTEXT_THOROUGH=1`: every step of every epoch.
 """
 
-import csv
-import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,13 +30,15 @@ from hypertext.training.run_lock import LOCK_FILE, RunFolderInUse, claim_run_fol
 from tests.conftest import history_epochs
 
 THOROUGH = os.environ.get("HYPERTEXT_THOROUGH") == "1"
-EPOCHS = 4
-VAL_LOSS = [3.0, 2.0, 1.5, 1.8]  # epoch 3 does not improve: no best-checkpoint write
+EPOCHS = 3
+VAL_LOSS = [3.0, 3.5, 2.0]  # the second epoch does not improve: no best-checkpoint write
 MIN_STEPS_PER_EPOCH = 20
 
 
 @pytest.fixture
-def model(tiny_config, tiny_tokenizer):
+def model(tiny_config, tiny_tokenizer, monkeypatch):
+    # The best checkpoint saves the model itself, not a lean copy (whose construction would be most of the time).
+    monkeypatch.setattr("hypertext.training.callbacks.lean_copy", lambda model: model)
     model = TextAutoencoder(tiny_config, tiny_tokenizer)
     model.build()
     compile_model(model, tiny_config, total_steps=100)
@@ -82,10 +83,11 @@ def _resume(model, out):
 
 def _check_finished(out):
     assert history_epochs(out) == list(range(EPOCHS))
+    # The last two backups, verified (and the one before, when the crash came before its deletion).
     backups = complete_backups(os.path.join(out, "backup"))
-    assert [os.path.basename(b) for b in backups] == ["epoch-00003", "epoch-00004"]
+    assert [os.path.basename(b) for b in backups[-2:]] == ["epoch-00002", "epoch-00003"] and len(backups) <= 3
     assert all(verify_backup(b) is None for b in backups)
-    with zipfile.ZipFile(os.path.join(out, "model.keras")) as archive:  # the best epoch's (3rd), complete
+    with zipfile.ZipFile(os.path.join(out, "model.keras")) as archive:  # the best epoch's (the last), complete
         assert archive.testzip() is None
     leftovers = [n for n in os.listdir(out) + os.listdir(os.path.join(out, "backup")) if n.startswith(".tmp-")]
     assert not leftovers
@@ -101,26 +103,125 @@ def test_a_crash_at_every_file_step_then_resume_gives_every_epoch_once(model, tm
     _check_finished(clean)
     assert {kind for _, kind, _ in log} == {"open", "write", "fsync", "rename", "mkdir", "delete"}
     assert all(b - a >= MIN_STEPS_PER_EPOCH for a, b in zip(ends, ends[1:])), ends
-    # Fast: every step of the third epoch's writes (best checkpoint; backup, with the deletion of the oldest one;
-    # history), each from a copy of the folder after two epochs. Thorough: every step of every epoch, from scratch.
-    first = 0 if THOROUGH else 2
+    # Fast: every step of the last epoch's writes (best checkpoint; backup, with the deletion of the oldest one;
+    # history), each from a copy of the folder after the epochs before. Thorough: every step of every epoch.
+    first = 0 if THOROUGH else EPOCHS - 1
     snapshot = str(tmp_path / "snapshot")
     os.makedirs(snapshot)
     _run_epochs(model, snapshot, 0, [], last=first)
-    points = range(1, (ends[-1] if THOROUGH else ends[first + 1]) - ends[first] + 1)
+    before = [{"epoch": e, "loss": 5.0 - e, "val_loss": VAL_LOSS[e]} for e in range(first)]
+    points = range(1, ends[-1] - ends[first] + 1)
     for n in points:
         out = str(tmp_path / f"crash-{n}")
         shutil.copytree(snapshot, out)
-        history = _resume(model, out)[1]
         fs.crash_at(n)
         with pytest.raises(fs.InjectedCrash):
-            _run_epochs(model, out, first, history)
+            _run_epochs(model, out, first, before)
         fs.crash_at(None)
         done, history = _resume(model, out)
         assert history_epochs(out) == list(range(done)) and done >= first
         _run_epochs(model, out, done, history)
         _check_finished(out)
         shutil.rmtree(out)
-    print(f"\ncrash points covered: {len(points)} (every file step of epoch{'s 1-4' if THOROUGH else ' 3'}; "
-          f"{ends[-1]} in the run)")
+    print(f"\ncrash points covered: {len(points)} of the run's {ends[-1]} (every file step of "
+          f"{'every epoch' if THOROUGH else 'the last epoch; HYPERTEXT_THOROUGH=1 for every epoch'})")
     assert len(points) >= MIN_STEPS_PER_EPOCH
+
+
+# ---- torn backups ----------------------------------------------------------------------------------------------
+def _tear(path, how):
+    if how == "deleted":
+        os.remove(path)
+    else:
+        os.truncate(path, os.path.getsize(path) // 2 if how == "half" else 0)
+
+
+def test_a_torn_newest_backup_falls_back_to_the_previous_one(model, tmp_path):
+    finished = str(tmp_path / "finished")
+    os.makedirs(finished)
+    _run_epochs(model, finished, 0, [])
+    newest = os.path.join("backup", "epoch-00003")
+    cases = [(name, how) for name in (WEIGHTS_FILE, STATE_FILE, MANIFEST_FILE) for how in ("half", "zero", "deleted")]
+    for name, how in cases:
+        out = str(tmp_path / f"{name}-{how}")
+        shutil.copytree(finished, out)
+        _tear(os.path.join(out, newest, name), how)
+        lines = []
+        model.optimizer.iterations.assign(0)
+        done, history = restore_backup(model, os.path.join(out, "backup"), log=lines.append)
+        assert done == EPOCHS - 1 and [row["epoch"] for row in history] == list(range(EPOCHS - 1)), (name, how)
+        assert int(model.optimizer.iterations) == 10 * (EPOCHS - 1)
+        assert len(lines) == 1 and lines[0].startswith("resume: skipped the damaged backup epoch-00003: ")
+        assert lines[0].endswith("Using epoch-00002, the newest verified one"), lines
+        write_history_csv(os.path.join(out, "history.csv"), history)
+        _run_epochs(model, out, done, history)  # the run goes on and writes epoch 3 again
+        _check_finished(out)
+    weights = os.path.join(finished, newest, WEIGHTS_FILE)
+    size = os.path.getsize(weights)
+    _tear(weights, "half")
+    assert verify_backup(os.path.dirname(weights)) == (
+        f"{WEIGHTS_FILE} has {size // 2:,} bytes, not the {size:,} of its manifest")
+    with open(weights, "r+b") as f:  # the right size, one byte changed
+        f.truncate(size)
+        f.seek(size - 1)
+        f.write(b"x")
+    assert verify_backup(os.path.dirname(weights)) == f"{WEIGHTS_FILE} does not match the SHA-256 checksum in its manifest"
+    _tear(os.path.join(finished, "backup", "epoch-00002", MANIFEST_FILE), "deleted")
+    with pytest.raises(TrainingError, match=re.escape(
+            "--resume: no verified backup is left in ") + r".*\(epoch-00003: state.weights.h5 does not match .*; "
+            r"epoch-00002: it has no manifest.json \(its writing never finished\)\)\. Start the run again"):
+        restore_backup(model, os.path.join(finished, "backup"))
+
+
+def test_backups_written_before_manifests_still_resume(model, tmp_path):
+    os.makedirs(tmp_path / "backup")
+    _run_epochs(model, str(tmp_path), 0, [], last=2)
+    for backup in complete_backups(str(tmp_path / "backup")):
+        os.remove(os.path.join(backup, MANIFEST_FILE))
+    model.optimizer.iterations.assign(0)
+    assert restore_backup(model, str(tmp_path / "backup"))[0] == 2 and int(model.optimizer.iterations) == 20
+
+
+# ---- one writer --------------------------------------------------------------------------------------------------
+HOLDER = textwrap.dedent("""
+    import fcntl, json, os, sys, time
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.write(fd, json.dumps({"pid": os.getpid(), "host": "node7", "started": "2026-11-30 23:00:00 UTC"}).encode())
+    print("locked", flush=True)
+    time.sleep(600)
+""")
+
+
+def test_a_folder_held_by_a_live_process_is_refused_and_a_dead_ones_taken_over(tmp_path):
+    out = str(tmp_path / "run")
+    os.makedirs(out)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, os.path.join(out, LOCK_FILE)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        with pytest.raises(RunFolderInUse) as refused:
+            claim_run_folder(out)
+        assert str(refused.value) == (
+            f"{out!r} is in use by another training run: process {holder.pid} on node7, started 2026-11-30 23:00:00 "
+            f"UTC. Wait for it to finish, or stop it (kill {holder.pid}) and continue the run with --resume.")
+    finally:
+        holder.kill()
+        holder.wait()
+    lines = []
+    claim_run_folder(out, log=lines.append)  # the kernel released the dead holder's lock
+    try:
+        assert lines == [f"run folder: taking {out!r} over from process {holder.pid} on node7, started 2026-11-30 "
+                         "23:00:00 UTC, which ended without releasing it (killed, out of memory or a reboot)"]
+        with open(os.path.join(out, LOCK_FILE)) as f:
+            owner = json.load(f)
+        assert owner["pid"] == os.getpid() and set(owner) == {"pid", "host", "started"}
+        claim_run_folder(out, log=lines.append)  # this process holds it already: nothing happens
+        assert len(lines) == 1
+    finally:
+        release_run_folder(out)
+    assert os.listdir(out) == []  # a clean release deletes the lock file
+    claim_run_folder(out, log=lines.append)  # ... so the next claim is no takeover
+    release_run_folder(out)
+    assert len(lines) == 1
+    assert claim_run_folder(str(tmp_path / "absent"), create=False) is None and not os.path.exists(tmp_path / "absent")
