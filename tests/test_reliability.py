@@ -230,14 +230,14 @@ def test_a_crash_at_a_file_step_of_a_real_run_then_resume(corpus, tmp_path, caps
     assert history_epochs(out) == [0, 1, 2]
 
 
-@pytest.mark.skipif(not THOROUGH, reason="12 kills take minutes: HYPERTEXT_THOROUGH=1")
-def test_twelve_sigkills_at_random_moments_each_resumed(corpus, tmp_path):
-    out, epochs, rng = str(tmp_path / "run"), 8, random.Random(12)
+def test_sigkills_at_random_moments_each_resumed(corpus, tmp_path):
+    """2 kills by default; 12 with HYPERTEXT_THOROUGH=1."""
+    out, epochs, rng = str(tmp_path / "run"), 8 if THOROUGH else 3, random.Random(12)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     command = [sys.executable, os.path.join(ROOT, "train.py"), "--output", out, "--verbose", "0", "--eval-limit", "40"]
     start = [*command, "--corpus", corpus, *TINY[:4], "--epochs", str(epochs), "--steps-per-epoch", "20"]
     kills = 0
-    while kills < 12:
+    while kills < (12 if THOROUGH else 2):
         process = subprocess.Popen(start if kills == 0 else [*command, "--resume"], cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(rng.uniform(8, 40))
@@ -252,7 +252,7 @@ def test_twelve_sigkills_at_random_moments_each_resumed(corpus, tmp_path):
             assert done == list(range(len(done)))
     result = run(*command[1:], "--resume")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert history_epochs(out) == list(range(epochs))
+    assert history_epochs(out) == list(range(epochs)) and kills >= 1
     print(f"\nkills survived: {kills}")
 
 
