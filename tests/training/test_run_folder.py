@@ -165,7 +165,8 @@ def test_a_torn_newest_backup_falls_back_to_the_previous_one(model, tmp_path):
         f.truncate(size)
         f.seek(size - 1)
         f.write(b"x")
-    assert verify_backup(os.path.dirname(weights)) == f"{WEIGHTS_FILE} does not match the SHA-256 checksum in its manifest"
+    assert verify_backup(os.path.dirname(weights)) == (
+        f"{WEIGHTS_FILE} does not match the SHA-256 checksum in its manifest")
     _tear(os.path.join(finished, "backup", "epoch-00002", MANIFEST_FILE), "deleted")
     with pytest.raises(TrainingError, match=re.escape(
             "--resume: no verified backup is left in ") + r".*\(epoch-00003: state.weights.h5 does not match .*; "
