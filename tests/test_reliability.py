@@ -230,6 +230,14 @@ def test_a_crash_at_a_file_step_of_a_real_run_then_resume(corpus, tmp_path, caps
     assert history_epochs(out) == [0, 1, 2]
 
 
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def test_sigkills_at_random_moments_each_resumed(corpus, tmp_path):
     """2 kills by default; 12 with HYPERTEXT_THOROUGH=1. Each comes at a random moment after the process has
     claimed the folder (so not during TensorFlow's start-up): reading, building, training or writing."""
@@ -244,7 +252,7 @@ def test_sigkills_at_random_moments_each_resumed(corpus, tmp_path):
         process = subprocess.Popen([*command, "--resume"] if resume else start, cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         owner = f'"pid": {process.pid},'
-        while process.poll() is None and not (os.path.exists(lock) and owner in open(lock).read()):
+        while process.poll() is None and owner not in _read(lock):
             time.sleep(0.02)
         time.sleep(rng.uniform(0, 15))
         if process.poll() is not None:  # it finished (or failed) first
