@@ -230,31 +230,21 @@ def test_a_crash_at_a_file_step_of_a_real_run_then_resume(corpus, tmp_path, caps
     assert history_epochs(out) == [0, 1, 2]
 
 
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
-
-
 def test_sigkills_at_random_moments_each_resumed(corpus, tmp_path):
-    """2 kills by default; 12 with HYPERTEXT_THOROUGH=1. Each comes at a random moment after the process has
-    claimed the folder (so not during TensorFlow's start-up): reading, building, training or writing."""
+    """2 kills by default; 12 with HYPERTEXT_THOROUGH=1. Each comes at a random moment of the first 10 s after the
+    process has written its settings (config.json, just before training starts): training or writing."""
     out, epochs, rng = str(tmp_path / "run"), 8 if THOROUGH else 3, random.Random(12)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     command = [sys.executable, os.path.join(ROOT, "train.py"), "--output", out, "--verbose", "0", "--eval-limit", "40"]
     start = [*command, "--corpus", corpus, *TINY[:4], "--epochs", str(epochs), "--steps-per-epoch", "20"]
-    kills, lock = 0, os.path.join(out, "run.lock")
+    kills, settings = 0, os.path.join(out, "config.json")
     while kills < (12 if THOROUGH else 2):
-        # A run killed before it wrote its settings has nothing to resume: it is started again.
-        resume = os.path.exists(os.path.join(out, "config.json"))
-        process = subprocess.Popen([*command, "--resume"] if resume else start, cwd=ROOT, env=env,
+        begun = time.time()
+        process = subprocess.Popen([*command, "--resume"] if kills else start, cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        owner = f'"pid": {process.pid},'
-        while process.poll() is None and owner not in _read(lock):
+        while process.poll() is None and not (os.path.exists(settings) and os.path.getmtime(settings) >= begun):
             time.sleep(0.02)
-        time.sleep(rng.uniform(0, 15))
+        time.sleep(rng.uniform(0, 10))
         if process.poll() is not None:  # it finished (or failed) first
             assert process.returncode == 0, process.stderr.read()[-2000:]
             break
