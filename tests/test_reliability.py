@@ -8,7 +8,9 @@ import hashlib
 import json
 import os
 import re
+import random
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +22,7 @@ import pytest
 
 import hypertext
 from hypertext import training
+from hypertext.training import fs
 from hypertext.data import wordnet
 from tests.conftest import backend, history_epochs, write_corpus_file
 from tests.test_cli import ROOT, run
@@ -27,6 +30,7 @@ from tests.test_cli import ROOT, run
 pytestmark = pytest.mark.skipif(backend() != "tensorflow", reason="the CLI tests run once, on TF")
 
 TINY = ["--config", "tiny", "--set", "latent_dim=24", "--verbose", "0", "--eval-limit", "40"]
+THOROUGH = os.environ.get("HYPERTEXT_THOROUGH") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +74,14 @@ def test_sigkill_in_a_later_epoch_then_resume(corpus, tmp_path):
 
     result = run("train.py", "--output", out, "--resume", "--verbose", "2", "--eval-limit", "40")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert (f"run folder: taking {out!r} over from process {process.pid} on {socket.gethostname()}, started "
+            in result.stdout.splitlines()[0])
     # The epoch counter and the optimizer state come back from the backup, not from scratch.
     assert (f"restored the backup after epoch {done} (optimizer step {done * steps:,}); continuing with epoch "
             f"{done + 1} of {epochs}") in result.stdout
     assert f"Epoch {done + 1}/{epochs}" in result.stdout and "Epoch 1/" not in result.stdout
     assert history_epochs(out) == list(range(epochs))
-    assert backups(out) == [f"epoch-{epochs:05d}"]
+    assert backups(out) == [f"epoch-{epochs - 1:05d}", f"epoch-{epochs:05d}"]  # the last two are kept
     model = hypertext.load(os.path.join(out, "model.keras"))
     assert model.encode(["a small cat"]).shape == (1, 24)
 
@@ -141,6 +147,117 @@ def checkpoint(corpus, tmp_path_factory):
     result = run("train.py", "--corpus", corpus, "--output", out, *TINY, "--epochs", "1")
     assert result.returncode == 0, result.stderr[-3000:]
     return os.path.join(out, "model.keras")
+
+
+def _train_in_process(*args):
+    sys.path.insert(0, ROOT)
+    import train  # the script's own main(), in-process: no TF start-up
+
+    return train.main(list(args))
+
+
+def _wait_for(path, process, timeout=300):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        assert process.poll() is None and time.time() < deadline, process.stderr.read()[-2000:]
+        time.sleep(0.05)
+
+
+def test_a_second_writer_is_refused_and_a_torn_backup_is_skipped(corpus, tmp_path, capsys):
+    """The two-writer race, then a torn newest backup (its largest file cut to half) and no verified backup left."""
+    out, epochs = str(tmp_path / "run"), 4
+    first = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "train.py"), "--corpus", corpus, "--output", out, *TINY, "--epochs",
+         str(epochs), "--steps-per-epoch", "40"], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for(os.path.join(out, "config.json"), first)
+    started = time.time()
+    second = run("train.py", "--output", out, "--resume", "--verbose", "0")
+    refused_after = time.time() - started
+    assert first.poll() is None, "the first run ended before the second one started: make it longer"
+    lines = second.stderr.strip().splitlines()
+    assert second.returncode == 2 and len(lines) == 1, second.stderr[-2000:]
+    assert re.fullmatch(re.escape(f"train.py: error: {out!r} is in use by another training run: process {first.pid} "
+                                  f"on {socket.gethostname()}, started ") + r"[-0-9]+ [0-9:]+ UTC\. " + re.escape(
+        f"Wait for it to finish, or stop it (kill {first.pid}) and continue the run with --resume."), lines[0])
+    assert refused_after < 60
+    with capsys.disabled():
+        print(f"\nsecond writer refused in {refused_after:.1f}s: {lines[0]}")
+    assert first.wait(timeout=600) == 0, first.stderr.read()[-2000:]
+    assert history_epochs(out) == list(range(epochs)) and not os.path.exists(os.path.join(out, "run.lock"))
+
+    # The newest backup's largest file cut to half: --resume goes on from the one before.
+    newest = os.path.join(out, "backup", backups(out)[-1])
+    largest = max((os.path.join(newest, name) for name in os.listdir(newest)), key=os.path.getsize)
+    os.truncate(largest, os.path.getsize(largest) // 2)
+    capsys.readouterr()
+    assert _train_in_process("--output", out, "--resume", "--epochs", str(epochs + 3), "--verbose", "0",
+                             "--eval-limit", "40") == 0
+    stdout = capsys.readouterr().out
+    skipped = next(line for line in stdout.splitlines() if line.startswith("resume: skipped"))
+    assert skipped.startswith(f"resume: skipped the damaged backup epoch-{epochs:05d}: {os.path.basename(largest)} "
+                              "has ") and skipped.endswith(f"Using epoch-{epochs - 1:05d}, the newest verified one")
+    assert f"restored the backup after epoch {epochs - 1} " in stdout
+    with capsys.disabled():
+        print(skipped)
+    assert history_epochs(out) == list(range(epochs + 3))
+
+    # No verified backup left: one line, exit 3.
+    for name in backups(out):
+        os.truncate(os.path.join(out, "backup", name, "state.json"), 0)
+    assert _train_in_process("--output", out, "--resume", "--epochs", str(epochs + 4), "--verbose", "0") == 3
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("train.py: training stopped: --resume: no verified backup is left")
+    with capsys.disabled():
+        print(lines[0])
+
+
+def test_a_crash_at_a_file_step_of_a_real_run_then_resume(corpus, tmp_path, capsys):
+    """`os._exit` in the middle of the second epoch's backup (hypertext/training/fs.py; every step of the writes
+    is crashed in-process by tests/training/test_run_folder.py)."""
+    out, log = str(tmp_path / "run"), str(tmp_path / "steps.log")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", fs.CRASH_ENV: "44", fs.LOG_ENV: log}
+    crashed = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--corpus", corpus, "--output", out,
+                              *TINY, "--epochs", "3", "--steps-per-epoch", "3"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert crashed.returncode == fs.CRASH_EXIT_CODE, crashed.stderr[-2000:]
+    with open(log) as f:
+        step, kind, path = f.read().splitlines()[-1].split(" ", 2)
+    assert f"crash injected at step 44: {kind} {path}" in crashed.stderr and step == "44"
+    with capsys.disabled():
+        print(f"\ncrashed at step 44: {kind} {os.path.relpath(path, out)}")
+    assert _train_in_process("--output", out, "--resume", "--verbose", "0", "--eval-limit", "40") == 0
+    assert history_epochs(out) == [0, 1, 2]
+
+
+def test_sigkills_at_random_moments_each_resumed(corpus, tmp_path):
+    """2 kills by default; 12 with HYPERTEXT_THOROUGH=1. Each comes at a random moment of the first 10 s after the
+    process has written its settings (config.json, just before training starts): training or writing."""
+    out, epochs, rng = str(tmp_path / "run"), 8 if THOROUGH else 3, random.Random(12)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, os.path.join(ROOT, "train.py"), "--output", out, "--verbose", "0", "--eval-limit", "40"]
+    start = [*command, "--corpus", corpus, *TINY[:4], "--epochs", str(epochs), "--steps-per-epoch", "20"]
+    kills, settings = 0, os.path.join(out, "config.json")
+    while kills < (12 if THOROUGH else 2):
+        begun = time.time()
+        process = subprocess.Popen([*command, "--resume"] if kills else start, cwd=ROOT, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        while process.poll() is None and not (os.path.exists(settings) and os.path.getmtime(settings) >= begun):
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 10))
+        if process.poll() is not None:  # it finished (or failed) first
+            assert process.returncode == 0, process.stderr.read()[-2000:]
+            break
+        process.kill()
+        process.wait()
+        kills += 1
+        if os.path.exists(os.path.join(out, "history.csv")):
+            done = history_epochs(out)
+            assert done == list(range(len(done)))
+    result = run(*command[1:], "--resume")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert history_epochs(out) == list(range(epochs)) and kills >= 1
+    print(f"\nkills survived: {kills}")
 
 
 # ---- 2. numerical faults -------------------------------------------------------------------------------------------

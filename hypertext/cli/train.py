@@ -74,9 +74,21 @@ def main(argv=None, prog=PROG):
     """The tool in-process: trains, evaluates, prints the metrics. Returns the exit code: 0, 2 for bad settings or
     data (one line on stderr, before training), 3 when training stopped on a fault."""
     args = parse_args(argv, prog)
-    from hypertext import configs, evaluation, saving, training
+    from hypertext.training.run_lock import release_run_folder
 
     try:
+        return _main(args, prog)
+    finally:
+        release_run_folder(args.output)  # held from the start of `_main`: see hypertext/training/run_lock.py
+
+
+def _main(args, prog):
+    from hypertext import configs, evaluation, saving, training
+    from hypertext.training.run_lock import claim_run_folder
+
+    try:
+        if args.distribute != "multi-worker" or os.environ.get("KERAS_DISTRIBUTION_PROCESS_ID", "0").strip() == "0":
+            claim_run_folder(args.output, create=not args.resume)  # one writer, before anything in it is read
         if args.resume and not args.config:
             config, corpus, text_key = training.saved_run(args.output)
         else:

@@ -7,16 +7,16 @@ only a resume needs.
 """
 
 import contextlib
-import glob
-import json
 import math
 import os
-import shutil
 
 import keras
 
+from hypertext.training.backups import restore_backup, write_backup
 from hypertext.training.errors import TrainingError
-from hypertext.training.run_dir import TMP_PREFIX, save_model_atomically, write_history_csv
+from hypertext.training.run_dir import save_model_atomically, write_history_csv
+
+__all__ = ["AtomicBestCheckpoint", "RunBackup", "StopOnNonFiniteLoss", "restore_backup"]
 
 
 class AtomicBestCheckpoint(keras.callbacks.Callback):
@@ -50,10 +50,11 @@ class RunBackup(keras.callbacks.Callback):
     """Crash-safe training state, for `--resume`.
 
     After every epoch it writes the model and optimizer weights and the history of every epoch so far to
-    `directory/epoch-NNNNN/`, first under a temporary name, then renamed into place; older backups are deleted only
-    after that. A kill at any moment therefore leaves one complete backup, and `restore_backup` finds the newest. It
-    then rewrites `history_csv` from the same rows, so the CSV never has a duplicated or missing epoch, even when the
-    process dies between the two writes (a resume rewrites it from the backup).
+    `directory/epoch-NNNNN/` (`hypertext.training.backups.write_backup`: a temporary name, a manifest of sizes
+    and checksums written last, a rename; the last two backups are kept). A kill at any moment therefore leaves a
+    complete backup, and `restore_backup` finds the newest verified one. It then rewrites `history_csv` from the
+    same rows, so the CSV never has a duplicated or missing epoch, even when the process dies between the two
+    writes (a resume rewrites it from the backup).
 
     Args:
         directory: the backup folder.
@@ -75,40 +76,8 @@ class RunBackup(keras.callbacks.Callback):
             self._write(epoch)
 
     def _write(self, epoch):
-        os.makedirs(self.directory, exist_ok=True)
-        tmp = os.path.join(self.directory, f"{TMP_PREFIX}epoch-{epoch + 1:05d}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        self.model.save_weights(os.path.join(tmp, "state.weights.h5"))
-        with open(os.path.join(tmp, "state.json"), "w") as f:
-            json.dump({"epoch": epoch + 1, "history": self.history}, f)
-        for name in os.listdir(tmp):
-            with open(os.path.join(tmp, name), "rb+") as f:
-                os.fsync(f.fileno())
-        final = os.path.join(self.directory, f"epoch-{epoch + 1:05d}")
-        shutil.rmtree(final, ignore_errors=True)  # a re-run epoch after a resume
-        os.replace(tmp, final)
-        for old in _complete_backups(self.directory)[:-1]:
-            shutil.rmtree(old)
+        write_backup(self.model, self.directory, epoch + 1, self.history)
         write_history_csv(self.history_csv, self.history)
-
-
-def _complete_backups(directory):
-    return sorted(glob.glob(os.path.join(directory, "epoch-[0-9][0-9][0-9][0-9][0-9]")))
-
-
-def restore_backup(model, directory):
-    """Loads the newest complete backup into the compiled `model`, weights and optimizer state (step counter and
-    moments) alike. Returns `(epochs_done, history_rows)`; `(0, [])` when there is no backup."""
-    backups = _complete_backups(directory)
-    if not backups:
-        return 0, []
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(os.path.join(backups[-1], "state.weights.h5"))
-    with open(os.path.join(backups[-1], "state.json")) as f:
-        state = json.load(f)
-    return state["epoch"], state["history"]
 
 
 class StopOnNonFiniteLoss(keras.callbacks.TerminateOnNaN):

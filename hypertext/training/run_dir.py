@@ -12,6 +12,7 @@ import os
 import shutil
 
 from hypertext import configs
+from hypertext.training import fs
 from hypertext.training.errors import OutputDirError, TrainingError
 
 MODEL_FILE = "model.keras"
@@ -20,6 +21,11 @@ BACKUP_DIR = "backup"
 HISTORY_FILE = "history.csv"
 CONFIG_FILE = "config.json"
 TMP_PREFIX = ".tmp-"
+
+
+def unwritable_output_error(path, error):
+    """The OutputDirError for an output folder that cannot be created or written."""
+    return OutputDirError(f"Cannot write to the output folder {path!r}: {error.strerror or error}.")
 
 
 def prepare_output_dir(path, resume):
@@ -33,7 +39,7 @@ def prepare_output_dir(path, resume):
             os.fsync(f.fileno())
         os.remove(probe)
     except OSError as e:
-        raise OutputDirError(f"Cannot write to the output folder {path!r}: {e.strerror or e}.") from None
+        raise unwritable_output_error(path, e) from None
     has_run = any(os.path.exists(os.path.join(path, name)) for name in (MODEL_FILE, BACKUP_DIR, HISTORY_FILE))
     if has_run and not resume:
         raise OutputDirError(
@@ -45,17 +51,19 @@ def prepare_output_dir(path, resume):
 
 def write_atomically(path, write):
     """Calls `write(tmp_path)` on a temporary name in `path`'s folder, flushes it to disk, then renames it over
-    `path`. A crash or a failed write at any moment leaves the old `path` untouched (POSIX rename is atomic)."""
+    `path`. A crash or a failed write at any moment leaves the old `path` untouched (POSIX rename is atomic). A
+    failed write removes the temporary file; a crash leaves it for `remove_stale_temporary_files`. (The steps go
+    through `hypertext.training.fs`, where a test can crash the writer.)"""
     folder, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{name}")
     try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
+        fs.write_with(tmp, write)
+        fs.fsync(tmp)
+        fs.replace(tmp, path)
+    except Exception:
         if os.path.exists(tmp):
             os.remove(tmp)
+        raise
 
 
 def write_json_atomically(path, obj):

@@ -20,6 +20,7 @@ from hypertext.training.callbacks import AtomicBestCheckpoint, RunBackup, StopOn
 from hypertext.training.distribution import setup_distribution
 from hypertext.training.errors import OutputDirError, TrainingError
 from hypertext.training.plots import plot_curves
+from hypertext.training.run_lock import claim_run_folder
 from hypertext.training.run_dir import (BACKUP_DIR, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, TOKENIZER_FILE,
                                         prepare_output_dir, remove_stale_temporary_files, write_history_csv,
                                         write_json_atomically)
@@ -139,6 +140,7 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
     config = configs.validate(config or configs.get_config("small"))
     dist = setup_distribution(distribute, cpu_devices, config.batch_size)
     if dist.is_chief:
+        claim_run_folder(output, log)  # held until the process ends (or `release_run_folder`)
         prepare_output_dir(output, resume)
         remove_stale_temporary_files(output)
     elif resume:
@@ -183,7 +185,7 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         log(f"model: {model.count_params():,} parameters ({kind})")
 
         backup_dir = os.path.join(output, BACKUP_DIR)
-        epochs_done, history = restore_backup(model, backup_dir) if resume else (0, [])
+        epochs_done, history = restore_backup(model, backup_dir, log) if resume else (0, [])
         if resume:
             log(f"resume: restored the backup after epoch {epochs_done} (optimizer step "
                 f"{int(model.optimizer.iterations):,}); continuing with epoch {epochs_done + 1} of {config.epochs}")
