@@ -33,6 +33,10 @@ class ModelConfig:
     semantic_width: int = 0  # 0: off; N: add Dense(mean over positions of gelu(Dense_N(encoder features))) to z, a
     # wider position-free path for meaning. Its output layer starts at zero, so a checkpoint without it can be
     # warm-started with it (`--init-from`) and begins as the same model
+    embedding_dim: int = 0  # 0: encode() returns z. N: the model also has a sentence-embedding head of width N and
+    # encode() returns its output (encode_latent() returns z, which decode() reads): the masked mean of per-piece
+    # vectors plus Dense(mean of gelu(Dense(encoder features))). Distillation trains it when it exists
+    embedding_width: int = 512  # hidden width of that head's contextual path
 
     # ---- decoder and hypernetwork ----
     hyper: bool = True  # False is the plain twin: each hyper conv becomes a shared conv followed by FiLM from z
@@ -59,7 +63,9 @@ class ModelConfig:
         for name in ("vocab_size", "max_length", "embed_dim", "channels", "latent_dim", "seed_channels",
                      "readout_rank", "reconstruct_window"):
             check_at_least(name, getattr(self, name), 1)
-        for name in ("dropout", "encoder_blocks", "readout_channels", "num_stages", "pool_heads", "semantic_width"):
+        check_at_least("embedding_width", self.embedding_width, 1)
+        for name in ("dropout", "encoder_blocks", "readout_channels", "num_stages", "pool_heads", "semantic_width",
+                     "embedding_dim"):
             check_at_least(name, getattr(self, name), 0)
         if (self.pooling == "attention") != (self.pool_heads > 0):
             raise ValueError("`pool_heads` must be >= 1 with pooling='attention' and 0 with any other pooling. "

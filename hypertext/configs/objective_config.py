@@ -5,7 +5,7 @@ import dataclasses
 
 from hypertext.checks import check_at_least, check_one_of
 
-DISTILL_MODES = ("similarity", "projection")
+DISTILL_MODES = ("similarity", "projection", "direct")
 
 
 @dataclasses.dataclass
@@ -30,9 +30,15 @@ class ObjectiveConfig:
     # computed once per corpus and cached (hypertext.models.objectives.teacher)
     distill_mode: str = "similarity"  # "similarity": z's in-batch cosine similarities match the teacher's;
     # "projection": a training-only linear head reads the teacher's vector from z (cosine loss), so z holds what the
-    # teacher knows, linearly, without taking its geometry
+    # teacher knows, linearly, without taking its geometry; "direct": the model's sentence-embedding head (which must
+    # have the teacher's width, `embedding_dim` = teacher_dim) is made close, by cosine, to the teacher's vector, plus
+    # the similarity loss on it
     distill_temperature: float = 0.05  # softmax temperature of the similarities, teacher and z alike ("similarity")
     teacher_dim: int = 384  # width of the teacher's vectors: the projection head's output ("projection")
+
+    # ---- latent noise (hypertext.models.objectives.latent_noise) ----
+    latent_noise: float = 0.0  # the decoder reads z + noise in training: a random direction of norm s * ||z||, s drawn
+    # uniformly from [0, latent_noise] per text, so that points near z decode to text too (0 turns it off)
 
     def validate(self):
         check_one_of("distill_mode", self.distill_mode, DISTILL_MODES)
@@ -42,7 +48,7 @@ class ObjectiveConfig:
             raise ValueError(f"`positive_drop` must be in [0, 1). Received: positive_drop={self.positive_drop}")
         for name in ("distill_temperature", "contrastive_temperature"):
             check_at_least(name, getattr(self, name), 0, strict=True)
-        for name in ("bow_weight", "contrastive_weight", "distill_weight"):
+        for name in ("bow_weight", "contrastive_weight", "distill_weight", "latent_noise"):
             check_at_least(name, getattr(self, name), 0)
         return self
 

@@ -6,7 +6,7 @@ from keras import ops
 from hypertext import __version__
 from hypertext.configs import Config, ObjectiveConfig
 from hypertext.models.hypertext_backbone import HypertextBackbone
-from hypertext.models.objectives import OBJECTIVES, reconstruction_loss, reconstruction_metrics
+from hypertext.models.objectives import OBJECTIVES, noisy_latent, reconstruction_loss, reconstruction_metrics
 from hypertext.models.text_autoencoder import TextAutoencoder
 
 INPUT_KEYS = ("token_ids", "positive_ids", "teacher_vectors")
@@ -28,6 +28,8 @@ class AutoencoderTask(keras.Model):
         tokenizer, metadata: what `text_model()` gives the models it makes.
         objectives: an `ObjectiveConfig` (default: the recipe's, or all objectives off).
         backbone: an existing `HypertextBackbone` (e.g. `hypertext.load(...).backbone`); default: a new one.
+
+    With `latent_noise` > 0, the decoder reads `z` plus noise in training (`objectives.latent_noise`).
 
     Call arguments:
         inputs: int token ids `(batch, length)`, or a dict of them (`"token_ids"`), of a positive of each text
@@ -56,6 +58,8 @@ class AutoencoderTask(keras.Model):
         self.metadata = dict(metadata or {})
         self.objectives = [cls(self.config, objectives, dtype=self.dtype_policy) for cls in OBJECTIVES.values()
                            if cls.is_active(objectives)]
+        self.noise_seed = (keras.random.SeedGenerator(17, name="noise_seed") if objectives.latent_noise > 0
+                           else None)
 
     @property
     def config(self):
@@ -89,10 +93,14 @@ class AutoencoderTask(keras.Model):
         else:
             inputs = {"token_ids": inputs}
         token_ids = inputs["token_ids"]
-        z = self.backbone.encode_ids(token_ids, training=training)
+        features = self.backbone.encoder_features(token_ids)
+        z = self.backbone.encode_ids(token_ids, training=training, features=features)
         for objective in self.objectives:
             if objective.applies(inputs, training):
-                self.add_loss(objective.weight * objective.objective_loss(inputs, z, self.backbone, training))
+                self.add_loss(objective.weight * objective.objective_loss(inputs, z, self.backbone, training,
+                                                                          features=features))
+        if training and self.noise_seed is not None:
+            z = noisy_latent(z, self.objective_config.latent_noise, self.noise_seed)
         length = token_ids.shape[1]  # None inside a tf.function traced for every length (reduce_retracing)
         return self.backbone.decode_latent(z, length=ops.shape(token_ids)[1] if length is None else length,
                                            training=training)

@@ -34,6 +34,10 @@ class HypertextBackbone(keras.Model):
       on how much padding a batch adds, and it is the same kind of vector for a 5-piece and a 300-piece text.
       `pooled_latent` adds a second, order-free path: Dense(mean token embedding), and `semantic_width` a wider
       one for meaning: Dense(masked mean of gelu(Dense(encoder features))).
+    - Sentence-embedding head (`embedding_dim` > 0; `embed_ids`): the masked mean of per-piece vectors plus
+      Dense(masked mean of gelu(Dense(encoder features))), a vector apart from `z` that distillation trains for
+      similarity (`encode()` returns it). It reads the encoder and nothing reads it: `z` and the decoder are the
+      same with or without it.
     - Decoder: starts from `seed`, learned vectors at the shortest resolution (`max_length / 2**num_stages`
       positions of `seed_channels`), which do not depend on `z`, in the way StyleGAN2 starts from a learned constant.
       A first `HyperConv1D` reads the seed with a kernel generated from `z` (`readout_mode`). Then per stage a
@@ -99,6 +103,15 @@ class HypertextBackbone(keras.Model):
                             if c.semantic_width else None)
         self.semantic_out = (keras.layers.Dense(c.latent_dim, kernel_initializer="zeros", name="semantic_out",
                                                 dtype=policy) if c.semantic_width else None)
+        # The sentence-embedding head (`embedding_dim`): per-piece vectors and a contextual path, both mean-pooled.
+        # Its output layer starts at zero, so at first the head is the mean of the piece vectors.
+        head = c.embedding_dim > 0
+        self.embedding_pieces = (keras.layers.Embedding(c.vocab_size, c.embedding_dim, name="embedding_pieces",
+                                                        dtype=policy) if head else None)
+        self.embedding_in = (keras.layers.Dense(c.embedding_width, activation="gelu", name="embedding_in",
+                                                dtype=policy) if head else None)
+        self.embedding_out = (keras.layers.Dense(c.embedding_dim, kernel_initializer="zeros", name="embedding_out",
+                                                 dtype=policy) if head else None)
         # ---- decoder
         self.context_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="context_norm", dtype=policy)
         self.short_max = c.max_length // self.length_multiple
@@ -131,6 +144,8 @@ class HypertextBackbone(keras.Model):
             return
         # Build every sublayer with one forward pass on a dummy batch (all backends, eager).
         self.call(ops.ones((1, self.length_multiple), dtype="int32"))
+        if self.embedding_pieces is not None:
+            self.embed_ids(ops.ones((1, self.length_multiple), dtype="int32"))
         self.built = True
 
     def check_length(self, length):
@@ -141,8 +156,10 @@ class HypertextBackbone(keras.Model):
                 f"`token_ids` must have a length that is a multiple of {self.length_multiple} (2**num_stages) and at "
                 f"most max_length={self.config.max_length}. Received: length={length}")
 
-    def encode_ids(self, token_ids, training=False):
-        """int `(batch, length)` → the sentence embedding `z`, `(batch, latent_dim)`."""
+    def encoder_features(self, token_ids):
+        """int `(batch, length)` → what the encoder makes of the text before pooling: its features `h`
+        `(batch, short, channels)`, their mask `(batch, short, 1)` and the token embeddings
+        `(batch, length, embed_dim)`. Both `encode_ids` and `embed_ids` pool them."""
         self.check_length(token_ids.shape[1])
         length = ops.shape(token_ids)[1]
         embedded = self.embedding(token_ids)
@@ -156,6 +173,12 @@ class HypertextBackbone(keras.Model):
             h = norm(conv(h)) * mask
         for block in self.encoder_blocks:
             h = block(h, mask)
+        return h, mask, embedded
+
+    def encode_ids(self, token_ids, training=False, features=None):
+        """int `(batch, length)` → the sentence embedding `z`, `(batch, latent_dim)` (`features`: what
+        `encoder_features` returned for these ids, when the caller has it)."""
+        h, mask, embedded = self.encoder_features(token_ids) if features is None else features
         count = ops.maximum(ops.sum(mask, axis=1), 1.0)
         semantic = (self.semantic_out(ops.sum(self.semantic_in(h) * mask, axis=1) / count)
                     if self.semantic_in is not None else None)
@@ -172,6 +195,20 @@ class HypertextBackbone(keras.Model):
             pooled = ops.sum(embedded * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1.0)
             z = z + self.pooled_to_latent(pooled)
         return z if semantic is None else z + semantic
+
+    def embed_ids(self, token_ids, training=False, features=None):
+        """int `(batch, length)` → what `encode()` returns, float32: the sentence-embedding head's
+        `(batch, embedding_dim)` when the model has one (`embedding_dim` > 0), else `z`."""
+        features = self.encoder_features(token_ids) if features is None else features
+        if self.embedding_pieces is None:
+            return ops.cast(self.encode_ids(token_ids, features=features), "float32")
+        h, mask, _ = features
+        real = real_tokens(token_ids, "float32")
+        pieces = ops.cast(self.embedding_pieces(token_ids), "float32")
+        static = ops.sum(pieces * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1.0)
+        context = self.embedding_out(ops.sum(self.embedding_in(h) * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1),
+                                                                                                   1.0))
+        return static + ops.cast(context, "float32")
 
     def latent_context(self, z):
         """What every conditioned conv of the decoder reads of `z`: `LayerNormalization(z)`."""

@@ -51,7 +51,7 @@ class BagOfTokens(Objective):
         log_probs = ops.log_softmax(ops.cast(self.bow_head(z), "float32"), axis=-1)
         return -ops.mean(ops.sum(frequencies * log_probs, axis=-1))
 
-    def objective_loss(self, inputs, z, backbone, training=False):
+    def objective_loss(self, inputs, z, backbone, training=False, features=None):
         return self.loss(inputs["token_ids"], z)
 
     def set_idf(self, sequences):

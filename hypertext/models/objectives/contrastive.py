@@ -28,5 +28,5 @@ class Contrastive(Objective):
         columns = ops.mean(ops.logsumexp(logits, axis=0) - ops.diagonal(logits))
         return (rows + columns) / 2
 
-    def objective_loss(self, inputs, z, backbone, training=False):
+    def objective_loss(self, inputs, z, backbone, training=False, features=None):
         return self.loss(z, backbone.encode_ids(inputs["positive_ids"], training=training))

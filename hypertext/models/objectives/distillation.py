@@ -19,6 +19,9 @@ class Distillation(Objective):
     - `distill_mode="projection"`: 1 - the cosine between `distill_head(z)` (a training-only Dense to
       `teacher_dim`) and the teacher's vector, averaged over the batch. It asks only that the teacher's vector be
       linearly readable from `z`, as a linear probe reads it.
+    - `distill_mode="direct"`: the student is the backbone's sentence-embedding head (`embedding_dim` =
+      `teacher_dim`), not `z`: 1 - its cosine to the teacher's vector, averaged over the batch, plus the similarity
+      loss above on it. The head is what `encode()` returns, so it is put in the teacher's space itself.
 
     Example:
 
@@ -31,6 +34,10 @@ class Distillation(Objective):
 
     def __init__(self, model_config, objectives, **kwargs):
         super().__init__(model_config, objectives, **kwargs)
+        if objectives.distill_mode == "direct" and model_config.embedding_dim != objectives.teacher_dim:
+            raise ValueError("`distill_mode='direct'` needs a sentence-embedding head of the teacher's width: "
+                             f"`embedding_dim` = teacher_dim = {objectives.teacher_dim}. Received: "
+                             f"embedding_dim={model_config.embedding_dim}")
         self.distill_head = (keras.layers.Dense(objectives.teacher_dim, name="distill_head", dtype=self.dtype_policy)
                              if objectives.distill_mode == "projection" else None)
 
@@ -42,6 +49,13 @@ class Distillation(Objective):
     def loss(self, z, teacher):
         if self.distill_head is not None:
             return 1.0 - ops.mean(ops.sum(unit(self.distill_head(z)) * unit(teacher), axis=-1))
+        similarity = self.similarity_loss(z, teacher)
+        if self.objectives.distill_mode == "direct":
+            return similarity + 1.0 - ops.mean(ops.sum(unit(z) * unit(teacher), axis=-1))
+        return similarity
+
+    def similarity_loss(self, z, teacher):
+        """The KL divergence of `distill_mode="similarity"` (see the class docstring)."""
 
         def similarities(v):
             """Row-wise log-softmax of the cosine similarities / temperature, the diagonal masked out (its
@@ -53,5 +67,8 @@ class Distillation(Objective):
         target = similarities(teacher)
         return ops.mean(ops.sum(ops.exp(target) * (target - similarities(z)), axis=-1))
 
-    def objective_loss(self, inputs, z, backbone, training=False):
-        return self.loss(z, inputs["teacher_vectors"])
+    def objective_loss(self, inputs, z, backbone, training=False, features=None):
+        student = z
+        if self.objectives.distill_mode == "direct":
+            student = backbone.embed_ids(inputs["token_ids"], training=training, features=features)
+        return self.loss(student, inputs["teacher_vectors"])

@@ -36,7 +36,8 @@ class Objective(keras.layers.Layer):
     - `inputs`: the keys of the batch dict it reads besides `token_ids` (its loss is added only when they come);
     - `training_only`: True when its loss is added only in training (not to the validation loss);
 
-    and implement `objective_loss(inputs, z, backbone, training)` -> a float32 scalar.
+    and implement `objective_loss(inputs, z, backbone, training, features=None)` -> a float32 scalar (`features`:
+    the backbone's `encoder_features` of the batch's token ids, for objectives that read more than `z`).
 
     Args:
         model_config: the backbone's `ModelConfig`.
@@ -62,5 +63,5 @@ class Objective(keras.layers.Layer):
     def applies(self, inputs, training):
         return all(inputs.get(key) is not None for key in self.inputs) and (training or not self.training_only)
 
-    def objective_loss(self, inputs, z, backbone, training=False):
+    def objective_loss(self, inputs, z, backbone, training=False, features=None):
         raise NotImplementedError

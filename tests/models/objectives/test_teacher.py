@@ -1,9 +1,10 @@
+import json
 import sys
 
 import numpy as np
 import pytest
 
-from hypertext.models.objectives.teacher import cache_dir, load_teacher, teacher_vectors
+from hypertext.models.objectives.teacher import TEACHER, TeacherCacheError, cache_dir, load_teacher, teacher_vectors
 
 
 def _counting_encoder(rng, calls):
@@ -14,11 +15,14 @@ def _counting_encoder(rng, calls):
     return encode
 
 
+def _quiet(*_):
+    pass
+
+
 def test_teacher_vectors_are_unit_length_and_cached_by_exact_texts(tmp_path, rng):
     texts = [f"text number {i}" for i in range(23)]
     calls = []
-    first = teacher_vectors(texts, encode=_counting_encoder(rng, calls), directory=tmp_path, chunk=10,
-                            log=lambda *_: None)
+    first = teacher_vectors(texts, encode=_counting_encoder(rng, calls), directory=tmp_path, chunk=10, log=_quiet)
     assert calls == [10, 10, 3] and first.shape == (23, 5) and first.dtype == np.float16
     np.testing.assert_allclose(np.linalg.norm(first.astype("float64"), axis=1), 1.0, atol=2e-3)
 
@@ -26,15 +30,77 @@ def test_teacher_vectors_are_unit_length_and_cached_by_exact_texts(tmp_path, rng
         raise AssertionError("the cache should have answered")
 
     lines = []
-    np.testing.assert_array_equal(teacher_vectors(texts, encode=must_not_run, directory=tmp_path, log=lines.append),
-                                  first)
+    np.testing.assert_array_equal(
+        teacher_vectors(texts, encode=must_not_run, directory=tmp_path, chunk=10, log=lines.append), first)
     assert "from" in lines[0] and str(tmp_path) in lines[0]
-    # Another list (one text changed, or the same texts in another order) is encoded anew.
-    teacher_vectors(texts[:-1] + ["another"], encode=_counting_encoder(rng, calls), directory=tmp_path,
-                    log=lambda *_: None)
-    teacher_vectors(texts[::-1], encode=_counting_encoder(rng, calls), directory=tmp_path, log=lambda *_: None)
-    assert calls == [10, 10, 3, 23, 23]
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".npy"] * 3  # no partial files left behind
+    # A changed text is encoded anew, with only its own part; another order changes every part.
+    teacher_vectors(texts[:-1] + ["another"], encode=_counting_encoder(rng, calls), directory=tmp_path, chunk=10,
+                    log=_quiet)
+    teacher_vectors(texts[::-1], encode=_counting_encoder(rng, calls), directory=tmp_path, chunk=10, log=_quiet)
+    assert calls == [10, 10, 3, 3, 10, 10, 3]
+    assert not list(tmp_path.rglob("*.tmp"))  # no partial files left behind
+
+
+def test_a_corpus_that_grows_at_its_end_reuses_its_parts(tmp_path, rng):
+    texts = [f"text number {i}" for i in range(20)]
+    first = teacher_vectors(texts, encode=_counting_encoder(rng, []), directory=tmp_path, chunk=10, log=_quiet)
+    calls = []
+    grown = teacher_vectors(texts + ["one more", "and another"], encode=_counting_encoder(rng, calls),
+                            directory=tmp_path, chunk=10, log=_quiet)
+    assert calls == [2]
+    np.testing.assert_array_equal(grown[:20], first)
+
+
+def test_an_interrupted_encoding_resumes_from_its_last_finished_part(tmp_path, rng):
+    texts = [f"text number {i}" for i in range(25)]
+    calls = []
+
+    def dies_on_the_third_part(batch):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(len(batch))
+        return rng.normal(size=(len(batch), 5))
+
+    with pytest.raises(KeyboardInterrupt):
+        teacher_vectors(texts, encode=dies_on_the_third_part, directory=tmp_path, chunk=10, log=_quiet)
+    folder = tmp_path / TEACHER
+    assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".json", ".npy", ".npy"]
+    resumed_calls, lines = [], []
+    vectors = teacher_vectors(texts, encode=_counting_encoder(rng, resumed_calls), directory=tmp_path, chunk=10,
+                              log=lines.append)
+    assert resumed_calls == [5] and vectors.shape == (25, 5)
+    assert "2 of 3 parts already in" in lines[0]
+    # A part whose vectors were written but whose record was not (killed in between) is encoded again.
+    (record,) = [p for p in folder.glob("*.json") if json.loads(p.read_text())["texts"] == 5]
+    record.unlink()
+    again = []
+    teacher_vectors(texts, encode=_counting_encoder(rng, again), directory=tmp_path, chunk=10, log=_quiet)
+    assert again == [5]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "record", "count"])
+def test_a_damaged_cache_is_one_clear_error_and_nothing_is_recomputed(tmp_path, rng, damage):
+    texts = [f"text number {i}" for i in range(12)]
+    teacher_vectors(texts, encode=_counting_encoder(rng, []), directory=tmp_path, chunk=5, log=_quiet)
+    folder = tmp_path / TEACHER
+    record = sorted(folder.glob("*.json"))[0]
+    part = record.with_suffix(".npy")
+    if damage == "truncate":
+        part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    elif damage == "flip":
+        data = bytearray(part.read_bytes())
+        data[-1] ^= 0xFF
+        part.write_bytes(bytes(data))
+    elif damage == "record":
+        record.write_text("{not json")
+    else:  # a record that belongs to another part: the cache does not match these texts
+        record.write_text(record.read_text().replace('"texts": ', '"texts": 1'))
+
+    def must_not_run(batch):
+        raise AssertionError("a damaged cache must not be recomputed silently")
+
+    with pytest.raises(TeacherCacheError, match=f"{folder} is damaged: part {part.stem}.*Delete {part.name}"):
+        teacher_vectors(texts, encode=must_not_run, directory=tmp_path, chunk=5, log=_quiet)
 
 
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
