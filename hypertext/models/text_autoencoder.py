@@ -6,6 +6,8 @@ from keras import ops
 
 from hypertext.models.hypertext_backbone import HypertextBackbone
 from hypertext.models.hypertext_preprocessor import HypertextPreprocessor
+from hypertext.models.latent_prior import LatentPrior
+from hypertext.models.lexicon import Lexicon
 from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
 
 
@@ -16,7 +18,10 @@ class TextAutoencoder(keras.Model):
     same backbone in a `hypertext.models.AutoencoderTask`, which owns the objectives' heads.
 
     The tokenizer is saved into the `.keras` file as an asset, so `hypertext.load(path)` gives back a model that
-    reads and writes text.
+    reads and writes text. So are the two things that make the latent space usable away from the encoder's exact
+    outputs, which `train()` fits at the end of a run: `prior`, a `LatentPrior` (a Gaussian fitted to training
+    latents, for `sample`), and `lexicon`, a `Lexicon` (the training corpus's words, with which `sample` and
+    `interpolate` decode, so that every word they write is a real one).
 
     Args:
         config: a `hypertext.configs.ModelConfig`, a recipe `Config` or a dict: builds a new backbone. Pass this
@@ -47,6 +52,8 @@ class TextAutoencoder(keras.Model):
         self.backbone = HypertextBackbone(config, dtype=self.dtype_policy) if backbone is None else backbone
         self.tokenizer = tokenizer
         self.metadata = dict(metadata or {})
+        self.prior = LatentPrior(self.config.latent_dim, name="latent_prior")
+        self.lexicon = Lexicon(name="lexicon")
         self.built = self.backbone.built
 
     @property
@@ -113,37 +120,68 @@ class TextAutoencoder(keras.Model):
         return cache[name]
 
     def encode(self, texts, batch_size=256, normalize=False):
-        """Sentence embeddings: `list[str]` → float32 `(N, latent_dim)`. Deterministic; any N, including 0.
+        """Sentence embeddings: `list[str]` → float32 `(N, dim)`. Deterministic; any N, including 0.
+
+        `dim` is `embedding_dim` for a model with a sentence-embedding head (its output, trained for similarity),
+        else `latent_dim` (z itself). `decode` reads z: `encode_latent` returns it for any model.
 
         Compare vectors by cosine similarity (what `evaluate.py --noise` uses); `normalize=True` returns them scaled
-        to unit L2 norm, so that a dot product is the cosine. `decode` wants the raw, unnormalised vectors.
+        to unit L2 norm, so that a dot product is the cosine.
 
         Texts are grouped by length, so the cost follows their length. A text longer than `max_length` pieces (eos
         included) is encoded from its first `max_length - 1` pieces, with one warning per call giving the count."""
+        dim = self.config.embedding_dim or self.config.latent_dim
+        vectors = self._encode_with("embed", self.backbone.embed_ids, texts, batch_size, dim)
+        if normalize:
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+    def encode_latent(self, texts, batch_size=256):
+        """The latents `z` of texts, float32 `(N, latent_dim)`: what `decode` reads (for a model without a
+        sentence-embedding head, the same as `encode`)."""
+        return self._encode_with("encode", self.backbone.encode_ids, texts, batch_size, self.config.latent_dim)
+
+    def _encode_with(self, name, fn, texts, batch_size, dim):
         preprocessor = self.preprocessor
         pieces = preprocessor.tokenize(texts)
         preprocessor.warn_long(pieces, "encoded from their first max_length - 1 pieces")
         sequences = preprocessor.first_windows(pieces)
         if not sequences:
-            return np.zeros((0, self.config.latent_dim), "float32")
-        encode = self._compiled("encode", self.backbone.encode_ids)
-        z = np.stack(preprocessor.map_by_length(encode, sequences, batch_size)).astype("float32")
-        if normalize:
-            z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
-        return z
+            return np.zeros((0, dim), "float32")
+        return np.stack(preprocessor.map_by_length(self._compiled(name, fn), sequences, batch_size)).astype("float32")
 
-    def decode(self, z, batch_size=256):
-        """`(N, latent_dim)` vectors → `list[str]`, the greedy (argmax) reconstruction of each, decoded at
-        `max_length` and cut at the first eos."""
+    def decode(self, z, batch_size=256, lexicon=False):
+        """`(N, latent_dim)` vectors → `list[str]`, decoded at `max_length` and cut at the first eos: the greedy
+        (argmax) piece at each position, or with `lexicon=True` the likeliest piece that keeps the text a sequence of
+        the training corpus's words (`Lexicon.decode_logits`; the model's lexicon must be fitted)."""
         z = np.asarray(z, dtype="float32")
         if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
             raise ValueError(f"`z` must have shape (N, {self.config.latent_dim}). Received: z.shape={z.shape}")
         tokenizer = self.preprocessor.require_tokenizer()
         if len(z) == 0:
             return []
+        if lexicon:
+            logits = self._compiled("logits", self.backbone.decode_latent)
+            return tokenizer.decode([row for i in range(0, len(z), batch_size) for row in self.lexicon.decode_logits(
+                keras.ops.convert_to_numpy(logits(z[i:i + batch_size])), tokenizer)])
         decode = self._compiled("decode", lambda z: ops.argmax(self.backbone.decode_latent(z), axis=-1))
         ids = [keras.ops.convert_to_numpy(decode(z[i:i + batch_size])) for i in range(0, len(z), batch_size)]
         return tokenizer.decode(np.concatenate(ids))
+
+    def sample(self, n, seed=None, batch_size=256):
+        """`n` new texts: latents drawn from the model's prior (`prior`, a Gaussian fitted to training latents),
+        decoded with its lexicon. The same `seed` gives the same texts."""
+        return self.decode(self.prior.sample(n, seed=seed), batch_size=batch_size, lexicon=True)
+
+    def fit_latent_space(self, texts, prior_texts=20_000, seed=0, batch_size=256):
+        """Fits `prior` to the latents of (a seeded sample of at most `prior_texts` of) `texts` and builds `lexicon`
+        from the words of all of them; `train()` calls it with the training split at the end of a run."""
+        texts = list(texts)
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(len(texts), size=min(prior_texts, len(texts)), replace=False) if texts else []
+        self.prior.fit(self.encode_latent([texts[i] for i in sorted(chosen)], batch_size=batch_size))
+        self.lexicon.set_words(Lexicon.from_texts(texts).words)
+        return self
 
     def reconstruct_pieces(self, pieces, batch_size=256, window=None):
         """Token-id sequences (no eos) → their greedy reconstructions (no eos), each as long as the model made it.
@@ -173,12 +211,16 @@ class TextAutoencoder(keras.Model):
         return self.tokenizer.decode(self.reconstruct_pieces(pieces, batch_size)) if pieces else []
 
     def interpolate(self, first, second, steps=5):
-        """Decodes `steps` points on the straight line from `encode(first)` to `encode(second)`, ends included."""
-        if steps < 2:
+        """Decodes `steps` points on the straight line from `z` of `first` to `z` of `second`: the ends as `decode`
+        does, the points between with the lexicon when the model has one (so that they are made of real words)."""
+        if not isinstance(steps, int) or steps < 2:
             raise ValueError(f"`steps` must be an integer >= 2. Received: steps={steps!r}")
-        z = self.encode([first, second])
+        z = self.encode_latent([first, second])
         weights = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
-        return self.decode((1 - weights) * z[0] + weights * z[1])
+        points = (1 - weights) * z[0] + weights * z[1]
+        ends = self.decode(points[[0, -1]])
+        middle = self.decode(points[1:-1], lexicon=bool(self.lexicon.words)) if steps > 2 else []
+        return [ends[0], *middle, ends[1]]
 
     # ---- serialisation ----------------------------------------------------------------------------------------------
     def get_config(self):

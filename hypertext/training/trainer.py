@@ -8,6 +8,7 @@ import time
 import warnings
 
 import keras
+import numpy as np
 
 from hypertext import __version__, configs
 from hypertext.configs import ModelConfig
@@ -16,14 +17,15 @@ from hypertext.data.corpus_data import read_corpus
 from hypertext.models import AutoencoderTask
 from hypertext.models.autoencoder_task import VERSION_KEY
 from hypertext.tokenizers import SentencePieceTokenizer
+from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
 from hypertext.training.callbacks import AtomicBestCheckpoint, RunBackup, StopOnNonFiniteLoss, restore_backup
 from hypertext.training.distribution import setup_distribution
 from hypertext.training.errors import OutputDirError, TrainingError
 from hypertext.training.plots import plot_curves
 from hypertext.training.run_lock import claim_run_folder
 from hypertext.training.run_dir import (BACKUP_DIR, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, TOKENIZER_FILE,
-                                        prepare_output_dir, remove_stale_temporary_files, write_history_csv,
-                                        write_json_atomically)
+                                        prepare_output_dir, remove_stale_temporary_files, save_model_atomically,
+                                        write_history_csv, write_json_atomically)
 
 
 def learning_rate_schedule(config, total_steps):
@@ -80,6 +82,8 @@ def load_init_model(path, config):
         if name in ("reconstruct_window", "dropout") or (name == "semantic_width"
                                                          and source.config.semantic_width == 0):
             continue  # a semantic path the source lacks starts at zero: the same model to begin with
+        if name in ("embedding_dim", "embedding_width") and source.config.embedding_dim == 0:
+            continue  # a sentence-embedding head the source lacks is new; z and the decoder do not read it
         if getattr(source.config, name) != getattr(config, name):
             raise ValueError(f"`init_from` must be a checkpoint of the same architecture as the config. {path!r} has "
                              f"{name}={getattr(source.config, name)!r}. Received: {name}={getattr(config, name)!r}")
@@ -88,12 +92,15 @@ def load_init_model(path, config):
 
 def warm_start(backbone, source):
     """Copies the weights of `source` (a `HypertextBackbone` of the same architecture) into `backbone`. A semantic
-    path (`semantic_width`) that the source lacks keeps its initialisation (its output layer starts at zero). The
+    path (`semantic_width`) or sentence-embedding head (`embedding_dim`) that the source lacks keeps its
+    initialisation (both output layers start at zero). The
     objectives' training-only heads are not in a checkpoint: they keep their initialisation. Returns how many
     variables were copied. Both backbones are built by the same code, so their variables come in the same order;
     every shape is checked."""
     new_path = ((backbone.semantic_in, backbone.semantic_out)
                 if source.semantic_in is None and backbone.semantic_in is not None else ())
+    if source.embedding_pieces is None and backbone.embedding_pieces is not None:
+        new_path += (backbone.embedding_pieces, backbone.embedding_in, backbone.embedding_out)
     skip = {id(v) for layer in new_path for v in layer.weights}
     network = [v for v in backbone.weights if id(v) not in skip]
     pairs = list(zip(network, source.weights))
@@ -175,6 +182,9 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         if init_model is not None:
             log(f"init_from: copied {warm_start(model.backbone, init_model.backbone)} of "
                 f"{len(model.backbone.weights)} weights from {init_from!r}")
+        if model.backbone.embedding_pieces is not None and not resume and (
+                init_model is None or init_model.backbone.embedding_pieces is None):
+            init_piece_vectors(model.backbone, tokenizer, log)
         bag = model.objective("bag_of_tokens")
         if bag is not None and config.bow_idf:
             bag.set_idf(idf_ids)  # a resumed run restores the same values from its backup
@@ -218,7 +228,36 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         if not os.path.isfile(best):
             raise TrainingError("Training produced no checkpoint: the validation loss was never finite.")
         plot_curves(history_csv, os.path.join(output, "curves.png"))
+        fit_latent_space(best, data.train if data.train is not None else data.tokenizer_texts, config.seed, log)
     return best
+
+
+def fit_latent_space(path, texts, seed, log=print):
+    """Fits the latent prior and builds the lexicon of the checkpoint at `path` from the training texts (see
+    `TextAutoencoder.fit_latent_space`), and rewrites it in place, atomically."""
+    import hypertext
+
+    start = time.time()
+    model = hypertext.load(path).fit_latent_space(texts, seed=seed)
+    save_model_atomically(model, path)
+    log(f"latent space: prior fitted and lexicon of {len(model.lexicon.words):,} words built in "
+        f"{time.time() - start:.0f}s -> {path}")
+
+
+def init_piece_vectors(backbone, tokenizer, log=print):
+    """Starts the sentence-embedding head's per-piece vectors from the teacher: each piece's vector is the teacher's
+    (unit) vector of the piece's text read as a sentence (special and byte pieces get zeros), so that the head's
+    mean of them is a static sentence vector in the teacher's space from the first step, which distillation then
+    refines (as model2vec distils static vectors from a sentence encoder)."""
+    from hypertext.models.objectives.teacher import teacher_vectors
+
+    processor = tokenizer.processor
+    pieces = [processor.id_to_piece(i).replace("\u2581", " ").strip() for i in range(tokenizer.vocab_size)]
+    usable = [i for i, piece in enumerate(pieces) if i > EOS_ID and not processor.is_byte(i) and piece]
+    table = np.zeros((tokenizer.vocab_size, backbone.config.embedding_dim), "float32")
+    table[usable] = teacher_vectors([pieces[i] for i in usable], log=log).astype("float32")
+    backbone.embedding_pieces.embeddings.assign(table)
+    log(f"embedding head: {len(usable):,} piece vectors from the teacher")
 
 
 def _fit(model, dist, *args, **kwargs):
