@@ -1,5 +1,6 @@
 """The named recipes: `get_config("small")` trains on a 2-core CPU in minutes; `"base"` is sized for a GPU;
-`"release"` is how the shipped checkpoint (preset `wordnet`) was trained; `"tiny"` is for tests."""
+`"release"` is how the shipped checkpoint (preset `wordnet`) was trained, `"english"` how the preset `english` was;
+`"tiny"` is for tests."""
 
 import warnings
 
@@ -22,6 +23,13 @@ CONFIGS = {
     "release": Config(vocab_size=4000, num_stages=1, embed_dim=64, channels=128, latent_dim=768, pooled_latent=True,
                       blocks_per_stage=2, block_channels=64, bow_weight=1.0, bow_idf=True,
                       batch_size=64, epochs=8, steps_per_epoch=3000, learning_rate=3e-3, warmup_steps=300),
+    # The preset `english` (data/pretrained/, model card there): the release architecture with a sentence-embedding
+    # head in the teacher's space (384-d), fine-tuned on the everyday-English corpus with distillation from
+    # all-MiniLM-L6-v2 on that head from the first step, reconstruction, the bag of tokens and latent noise.
+    "english": Config(vocab_size=4000, num_stages=1, embed_dim=64, channels=128, latent_dim=768, pooled_latent=True,
+                      blocks_per_stage=2, block_channels=64, embedding_dim=384, embedding_width=512,
+                      bow_weight=1.0, bow_idf=True, distill_weight=1.0, distill_mode="direct", latent_noise=0.4,
+                      batch_size=64, epochs=4, steps_per_epoch=2500, learning_rate=1e-3, warmup_steps=200),
     # For tests and smoke runs: seconds, not minutes.
     "tiny": Config(vocab_size=512, max_length=32, embed_dim=16, channels=24, num_stages=1, latent_dim=16,
                    seed_channels=8, readout_rank=4, num_bases=2, batch_size=16, epochs=2, steps_per_epoch=0,
