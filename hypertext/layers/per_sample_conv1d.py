@@ -66,6 +66,3 @@ class PerSampleConv1D(PerSampleConvBase):
     PADDINGS = hops.PADDINGS
     EXTENT = "long"
     op = staticmethod(hops.per_sample_conv1d)
-
-    def __init__(self, strides=1, padding="valid", dilation_rate=1, implementation="auto", **kwargs):
-        super().__init__(strides, padding, dilation_rate, implementation, **kwargs)

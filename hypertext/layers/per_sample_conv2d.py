@@ -51,6 +51,3 @@ class PerSampleConv2D(PerSampleConvBase):
     PADDINGS = hops.PADDINGS_2D
     EXTENT = "high and wide"
     op = staticmethod(hops.per_sample_conv2d)
-
-    def __init__(self, strides=1, padding="valid", dilation_rate=1, implementation="auto", **kwargs):
-        super().__init__(strides, padding, dilation_rate, implementation, **kwargs)
