@@ -196,7 +196,7 @@ class TextAutoencoder(keras.Model):
         sequences, owner = preprocessor.windows(pieces, window)
         if not sequences:
             return []
-        reconstruct = self._compiled("reconstruct", lambda ids: ops.argmax(self.backbone(ids), axis=-1))
+        reconstruct = self._compiled("reconstruct", lambda ids: ops.argmax(self(ids), axis=-1))
         predicted = preprocessor.map_by_length(reconstruct, sequences, batch_size)
         out = [[] for _ in pieces]
         for i, row in zip(owner, predicted):
