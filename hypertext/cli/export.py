@@ -13,7 +13,7 @@ OUTPUT.json (inputs, outputs, id conventions); docs/export.md shows how to use t
 import argparse
 import sys
 
-from hypertext.cli.tf_logging import run_tool
+from hypertext.cli.runner import run_tool
 
 PROG = "hypertext-export"
 
@@ -46,7 +46,7 @@ def main(argv=None, prog=PROG):
 
 
 def run(argv=None, prog=PROG):
-    """The console script (see `hypertext.cli.tf_logging.run_tool`)."""
+    """The console script (see `hypertext.cli.runner.run_tool`)."""
     return run_tool(parse_args, main, argv, prog)
 
 

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import pytest
 
-from hypertext.models import TextAutoencoder
+from hypertext.models import AutoencoderTask
 from hypertext.training import (AtomicBestCheckpoint, RunBackup, TrainingError, compile_model, fs,
                                 remove_stale_temporary_files, restore_backup, write_history_csv)
 from hypertext.training.backups import MANIFEST_FILE, STATE_FILE, WEIGHTS_FILE, complete_backups, verify_backup
@@ -37,9 +37,7 @@ MIN_STEPS_PER_EPOCH = 20
 
 @pytest.fixture
 def model(tiny_config, tiny_tokenizer, monkeypatch):
-    # The best checkpoint saves the model itself, not a lean copy (whose construction would be most of the time).
-    monkeypatch.setattr("hypertext.training.callbacks.lean_copy", lambda model: model)
-    model = TextAutoencoder(tiny_config, tiny_tokenizer)
+    model = AutoencoderTask(tiny_config, tiny_tokenizer)
     model.build()
     compile_model(model, tiny_config, total_steps=100)
     model.optimizer.build(model.trainable_variables)  # as after a first train step
