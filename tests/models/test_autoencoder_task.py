@@ -83,7 +83,9 @@ def test_the_text_model_holds_no_training_only_head_and_config_field(tiny_config
     saved = hypertext.saving.inspect_checkpoint(path)["config"]["backbone"]["config"]["config"]
     assert set(saved) == set(config.model.to_dict())  # no optimiser, schedule, objective, epochs, batch or seed field
     restored = hypertext.load(path)
-    assert len(restored.weights) == len(model.backbone.weights)
+    # The backbone's weights and the latent prior's (mean and factor): no objective's head.
+    assert len(restored.weights) == len(model.backbone.weights) + len(restored.prior.weights) == \
+        len(model.backbone.weights) + 2
     np.testing.assert_allclose(restored.encode(corpus[:4]), text_model.encode(corpus[:4]), atol=1e-6)
 
 

@@ -63,8 +63,8 @@ def test_the_best_checkpoint_has_no_optimizer_state_and_no_training_head(trained
     model.text_model()
     assert random.getstate() == state  # writing a checkpoint does not move the run's random streams
     assert "optimizer" not in weight_groups(best) and not archive_config(best).get("compile_config")
-    # The backbone's weights and nothing else: the training-only heads stay in the task.
-    assert weight_count(best) == len(model.backbone.weights) < len(model.weights)
+    # The backbone's weights and the latent prior's, nothing else: the training-only heads stay in the task.
+    assert weight_count(best) == len(model.backbone.weights) + 2 and len(model.backbone.weights) < len(model.weights)
     restored = hypertext.load(best)
     assert restored.metadata == {"corpus": "test", "hypertext_version": hypertext.__version__}
     np.testing.assert_array_equal(restored.encode(corpus[:20]), model.text_model().encode(corpus[:20]))
