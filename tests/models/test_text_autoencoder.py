@@ -186,6 +186,7 @@ def test_encode_returns_the_embedding_head_and_encode_latent_z(tiny_config, tiny
                                atol=1e-5)
 
 
+@pytest.mark.skipif(backend() != "tensorflow", reason="save/load round trip runs once, on TF (passes on JAX too)")
 def test_sample_interpolate_and_their_round_trip(tiny_config, tiny_tokenizer, corpus, tmp_path):
     model = text_model(tiny_config, tiny_tokenizer)
     with pytest.raises(ValueError, match="This prior has not been fitted: call `fit\\(latents\\)`"):
