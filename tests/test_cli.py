@@ -86,6 +86,20 @@ def test_evaluate_json_and_examples(trained, corpus, tmp_path):
     assert json.loads(result.stdout.strip().splitlines()[-1])["num_examples"] == 600
 
 
+def test_evaluate_latent_reports_the_latent_space(trained, tmp_path):
+    out, _ = trained
+    json_path = str(tmp_path / "out.json")
+    result = run("evaluate.py", "--checkpoint", os.path.join(out, "model.keras"), "--limit", "30", "--latent",
+                 "--json", json_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    latent = json.load(open(json_path))["latent"]
+    assert set(latent) == {"noise_bleu", "midpoint_word_validity", "sample_word_validity", "sample_novelty",
+                           "samples_of_two_words_or_more", "examples"}
+    assert set(latent["noise_bleu"]) == {"0.0", "0.1", "0.3", "0.5"}
+    assert latent["sample_word_validity"] == 1.0  # the samples are decoded with the training corpus's lexicon
+    assert len(latent["examples"]["samples"]) == 5 and 1 <= len(latent["examples"]["midpoints"]) <= 5
+
+
 def test_resume_continues_from_the_saved_epoch(trained):
     out, _ = trained
     result = run("train.py", "--corpus", "unused-when-resuming.txt", "--output", out, "--resume")

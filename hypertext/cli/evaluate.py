@@ -6,9 +6,11 @@ reconstruction metrics, and optionally the lexname probe.
     hypertext-evaluate --checkpoint PATH --split test --probe --examples 5
     hypertext-evaluate --checkpoint wordnet --split test --probe --by-length --noise   # the shipped preset
     hypertext-evaluate --checkpoint wordnet --corpus data/dev/stdlib-docstrings.txt --split all   # a held-out file
+    hypertext-evaluate --checkpoint runs/default/model.keras --latent   # how decodable the latent space is
 
 The last line of stdout is one JSON object: num_examples, token_accuracy, exact_match, bleu, chrf, seconds (and the
-probe's accuracies with --probe, `by_length` with --by-length, `noise_retrieval` with --noise).
+probe's accuracies with --probe, `by_length` with --by-length, `noise_retrieval` with --noise, `latent` with
+--latent).
 """
 
 import argparse
@@ -19,6 +21,7 @@ import warnings
 from hypertext.cli.runner import run_tool
 
 PROG = "hypertext-evaluate"
+LATENT_TEXTS, LATENT_PIECES = 500, 24  # the latent report's protocol: 500 texts of <= 24 pieces, 250 midpoint pairs
 
 
 def parse_args(argv=None, prog=PROG):
@@ -39,6 +42,11 @@ def parse_args(argv=None, prog=PROG):
                    help="recall@1 of retrieving each text among 1,000 from a copy with 10%% of its tokens dropped")
     p.add_argument("--context-ablation", action="store_true",
                    help="token accuracy when the hyper layers get the batch's mean context instead of each sample's")
+    p.add_argument("--latent", action="store_true",
+                   help="the latent space report (hypertext.latent_evaluation.latent_report) on the first --limit "
+                        f"(default {LATENT_TEXTS}) texts of at most {LATENT_PIECES} pieces: BLEU under noise, word "
+                        "validity of interpolation midpoints (half as many pairs as texts) and of 200 samples from "
+                        "the prior, their novelty; words and novelty against the corpus's train split")
     p.add_argument("--json", help="also write the JSON object to this file")
     p.add_argument("--tf-logs", action="store_true",
                    help="keep TensorFlow's own log lines (C++ info, warnings and errors; deprecation notices). Without "
@@ -55,6 +63,9 @@ def main(argv=None, prog=PROG):
 
     try:
         model = hypertext.load(args.checkpoint)
+        if args.latent and not model.prior.fitted:
+            raise ValueError(f"{args.checkpoint!r} has no fitted latent prior, which --latent samples from: "
+                             "train.py fits it at the end of a run (TextAutoencoder.fit_latent_space).")
         corpus = args.corpus or model.metadata.get("corpus", "wordnet")
         text_key = args.text_key or model.metadata.get("text_key", "text")
         splits = ("train", "validation", "test") if args.split == "all" else (args.split,)
@@ -77,11 +88,24 @@ def main(argv=None, prog=PROG):
         metrics["context_ablation"] = evaluation.context_ablation(model, texts, batch_size=args.batch_size)
     if args.probe:
         metrics.update(evaluation.lexname_probe(model))
+    if args.latent:
+        metrics["latent"] = latent_report(model, texts, load_texts(corpus, "train", text_key=text_key), args.limit)
+        print(json.dumps({"latent": metrics["latent"]}, indent=2))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(metrics, f, indent=2)
     print(json.dumps(metrics))
     return 0
+
+
+def latent_report(model, texts, train_texts, limit=0):
+    """`hypertext.latent_evaluation.latent_report` on the first `limit` (default `LATENT_TEXTS`) of `texts` that
+    have at most `LATENT_PIECES` pieces, with one midpoint pair per two texts."""
+    from hypertext import latent_evaluation
+
+    pieces = model.tokenizer.encode(texts)
+    short = [t for t, p in zip(texts, pieces) if len(p) <= LATENT_PIECES][: limit or LATENT_TEXTS]
+    return latent_evaluation.latent_report(model, short, train_texts, pairs=max(len(short) // 2, 1))
 
 
 def run(argv=None, prog=PROG):

@@ -69,6 +69,20 @@ def test_distill_loss_is_added_when_teacher_vectors_come(tiny_config, tiny_token
         model({"token_ids": ids, "teacher": teacher})
 
 
+def test_direct_distillation_trains_the_embedding_head(tiny_config, tiny_tokenizer, corpus, rng):
+    model = task(tiny_config, tiny_tokenizer, distill_weight=0.25, distill_mode="direct", embedding_dim=6,
+                 teacher_dim=6)
+    for w in model.backbone.embedding_out.weights:  # away from its zero start
+        w.assign(rng.normal(scale=0.3, size=w.shape).astype("float32"))
+    ids = model.text_model().texts_to_ids(corpus[:8])
+    teacher = rng.normal(size=(8, 6)).astype("float32")
+    model({"token_ids": ids, "teacher_vectors": teacher}, training=True)
+    distillation = model.objective("distillation")
+    expected = 0.25 * _loss(distillation.loss(model.backbone.embed_ids(ids), teacher))
+    np.testing.assert_allclose(_loss(model.losses[0]), expected, rtol=1e-5)
+    assert abs(expected - 0.25 * _loss(distillation.loss(model.backbone.encode_ids(ids)[:, :6], teacher))) > 1e-4
+
+
 def test_the_text_model_holds_no_training_only_head_and_config_field(tiny_config, tiny_tokenizer, corpus, tmp_path):
     config = tiny_config.replace(bow_weight=1.0, bow_idf=True, distill_weight=1.0, distill_mode="projection",
                                  teacher_dim=6)

@@ -124,3 +124,63 @@ def test_pooling_and_pool_heads_must_agree_and_old_flags_convert(tiny_config):
     assert ModelConfig.from_dict(old).pooling == "mean"
     with pytest.raises(ValueError, match="Unknown model config fields: foo"):
         ModelConfig.from_dict({**old, "foo": 1})
+
+
+def _gelu64(x):
+    from scipy.special import erf
+
+    return 0.5 * x * (1 + erf(x / np.sqrt(2)))
+
+
+def _head_backbone(config, rng):
+    """A built backbone with a sentence-embedding head whose weights are moved off their (zero) start."""
+    backbone = HypertextBackbone(config.replace(embedding_dim=6, embedding_width=10))
+    backbone.build()
+    for layer in (backbone.embedding_pieces, backbone.embedding_in, backbone.embedding_out):
+        for w in layer.weights:
+            w.assign(rng.normal(scale=0.3, size=w.shape).astype("float32"))
+    return backbone
+
+
+def test_embed_ids_matches_numpy(tiny_config, rng):
+    backbone = _head_backbone(tiny_config, rng)
+    ids = rng.integers(4, tiny_config.vocab_size, size=(5, 12)).astype("int32")
+    ids[:, 9:] = 0  # padding
+    ids[1, 4:] = 0
+    ids[np.arange(5), [9, 4, 9, 9, 9]] = 3  # eos
+    h, mask, _ = (keras.ops.convert_to_numpy(t).astype("float64") for t in backbone.encoder_features(ids))
+    table = keras.ops.convert_to_numpy(backbone.embedding_pieces.embeddings).astype("float64")
+    k_in, b_in, k_out, b_out = (keras.ops.convert_to_numpy(w).astype("float64")
+                                for w in (*backbone.embedding_in.weights, *backbone.embedding_out.weights))
+    real = (ids > 3).astype("float64")[..., None]
+    static = (table[ids] * real).sum(1) / real.sum(1)
+    context = ((_gelu64(h @ k_in + b_in) * mask).sum(1) / np.maximum(mask.sum(1), 1)) @ k_out + b_out
+    got = keras.ops.convert_to_numpy(backbone.embed_ids(ids))
+    assert got.shape == (5, 6) and got.dtype == np.float32
+    np.testing.assert_allclose(got, static + context, rtol=1e-4, atol=1e-4)
+    # Without a head, embed_ids is z.
+    plain = HypertextBackbone(tiny_config)
+    plain.build()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain.embed_ids(ids)),
+                               keras.ops.convert_to_numpy(plain.encode_ids(ids)), rtol=1e-6, atol=1e-6)
+
+
+def test_the_embedding_head_changes_neither_z_nor_the_logits(tiny_config, rng):
+    backbone = _head_backbone(tiny_config, rng)
+    plain = HypertextBackbone(tiny_config)
+    plain.build()
+    head = {id(v) for layer in (backbone.embedding_pieces, backbone.embedding_in, backbone.embedding_out)
+            for v in layer.weights}
+    network = [v for v in backbone.weights if id(v) not in head]
+    assert len(network) == len(plain.weights) == len(backbone.weights) - 5
+    for target, source in zip(plain.weights, network):
+        target.assign(source)
+    ids = rng.integers(4, tiny_config.vocab_size, size=(3, 16)).astype("int32")
+    z = keras.ops.convert_to_numpy(backbone.encode_ids(ids))
+    np.testing.assert_array_equal(z, keras.ops.convert_to_numpy(plain.encode_ids(ids)))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(backbone(ids)), keras.ops.convert_to_numpy(plain(ids)))
+    # Features computed once by the caller give the same z and embedding as computed inside.
+    features = backbone.encoder_features(ids)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(backbone.encode_ids(ids, features=features)), z)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(backbone.embed_ids(ids, features=features)),
+                                  keras.ops.convert_to_numpy(backbone.embed_ids(ids)))

@@ -170,3 +170,43 @@ class TestLoadErrors:
         with pytest.raises(hypertext.CheckpointError, match=r"has no tokenizer asset"):
             hypertext.load(stripped)
         assert os.path.isfile(saved)  # the original is untouched
+
+
+def test_encode_returns_the_embedding_head_and_encode_latent_z(tiny_config, tiny_tokenizer, corpus):
+    texts = [t for t in corpus if len(tiny_tokenizer.encode([t])[0]) < 12][:5]
+    plain = text_model(tiny_config, tiny_tokenizer)
+    np.testing.assert_array_equal(plain.encode(texts), plain.encode_latent(texts))
+    model = text_model(tiny_config, tiny_tokenizer, embedding_dim=6)
+    vectors, latents = model.encode(texts), model.encode_latent(texts)
+    assert vectors.shape == (5, 6) and latents.shape == (5, tiny_config.latent_dim)
+    assert model.encode([]).shape == (0, 6) and model.encode_latent([]).shape == (0, tiny_config.latent_dim)
+    ids = pad_batch(tiny_tokenizer.encode(texts, add_eos=True), 12)  # the bucket these texts are encoded at
+    np.testing.assert_allclose(latents, keras.ops.convert_to_numpy(model.encode_ids(ids)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(vectors, keras.ops.convert_to_numpy(model.backbone.embed_ids(ids)), rtol=1e-5,
+                               atol=1e-5)
+
+
+@pytest.mark.skipif(backend() != "tensorflow", reason="save/load round trip runs once, on TF (passes on JAX too)")
+def test_sample_interpolate_and_their_round_trip(tiny_config, tiny_tokenizer, corpus, tmp_path):
+    model = text_model(tiny_config, tiny_tokenizer)
+    with pytest.raises(ValueError, match="This prior has not been fitted: call `fit\\(latents\\)`"):
+        model.sample(2, seed=0)
+    assert model.interpolate(corpus[0], corpus[1], steps=3)[1] == model.decode(
+        model.encode_latent(corpus[:2]).mean(0, keepdims=True))[0]  # no lexicon yet: plain decoding
+    model.fit_latent_space(corpus[:300], prior_texts=200)
+    assert model.prior.fitted and model.lexicon.words == sorted({w for t in corpus[:300] for w in t.split()})
+    samples = model.sample(12, seed=5)
+    assert samples == model.sample(12, seed=5) and len(samples) == 12
+    words = [w for t in samples for w in t.split()]
+    assert words and all(w in model.lexicon for w in words)
+    path = model.interpolate(corpus[0], corpus[1], steps=4)
+    assert len(path) == 4 and [path[0], path[-1]] == model.decode(model.encode_latent(corpus[:2]))
+    assert all(w in model.lexicon for t in path[1:-1] for w in t.split())
+    saved = str(tmp_path / "model.keras")
+    model.save(saved)
+    with zipfile.ZipFile(saved) as archive:
+        assert any(name.endswith("lexicon.txt") for name in archive.namelist())
+    restored = hypertext.load(saved)
+    assert restored.lexicon.words == model.lexicon.words
+    np.testing.assert_array_equal(restored.prior.sample(3, seed=1), model.prior.sample(3, seed=1))
+    assert restored.sample(12, seed=5) == samples

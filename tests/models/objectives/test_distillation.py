@@ -54,3 +54,17 @@ def test_projection_distill_loss_matches_numpy(tiny_config, rng):
     got = float(keras.ops.convert_to_numpy(distillation.loss(z.astype("float32"), teacher.astype("float32"))))
     np.testing.assert_allclose(got, expected, rtol=1e-4)
     assert Distillation(config.model, config.replace(distill_mode="similarity").objectives).distill_head is None
+
+
+def test_direct_distill_loss_matches_numpy_and_needs_the_teachers_width(tiny_config, rng):
+    config = tiny_config.replace(distill_weight=1.0, distill_mode="direct", embedding_dim=5, teacher_dim=5,
+                                 distill_temperature=0.5)
+    distillation = Distillation(config.model, config.objectives)
+    student, teacher = rng.normal(size=(7, 5)), rng.normal(size=(7, 5))
+    cosine = np.sum(student * teacher, 1) / (np.linalg.norm(student, axis=1) * np.linalg.norm(teacher, axis=1))
+    expected = 1 - cosine.mean() + _distill64(student, teacher, 0.5)
+    got = keras.ops.convert_to_numpy(distillation.loss(student.astype("float32"), teacher.astype("float32")))
+    np.testing.assert_allclose(float(got), expected, rtol=1e-4)
+    with pytest.raises(ValueError, match=r"`distill_mode='direct'` needs a sentence-embedding head of the teacher's "
+                                         r"width: `embedding_dim` = teacher_dim = 5. Received: embedding_dim=0"):
+        Distillation(config.model.replace(embedding_dim=0), config.objectives)

@@ -1,0 +1,34 @@
+import numpy as np
+
+from hypertext import latent_evaluation
+from hypertext.latent_evaluation import noisy_latents, word_list, word_validity, words
+from tests.models.conftest import corpus, tiny_config, tiny_tokenizer  # noqa: F401  (the model tests' fixtures)
+
+
+def test_words_word_list_and_validity():
+    assert words("The cat's 2 hats, e-mail!") == ["the", "cat", "s", "hats", "e", "mail"]
+    assert word_list(["A cat", "a dog."]) == {"a", "cat", "dog"}
+    assert word_validity(["a cat", "the dog", "zzq"], {"a", "cat", "dog"}) == 0.6
+    assert word_validity(["", "42"], {"a"}) == 1.0
+
+
+def test_noisy_latents_move_each_row_by_exactly_its_share(rng):
+    z = rng.normal(size=(50, 8)) * rng.uniform(0.5, 3, (50, 1))
+    noisy = noisy_latents(z, 0.3, seed=2)
+    assert noisy.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(noisy - z, axis=1) / np.linalg.norm(z, axis=1), 0.3, rtol=1e-4)
+    np.testing.assert_array_equal(noisy, noisy_latents(z, 0.3, seed=2))
+
+
+def test_latent_report_of_a_tiny_fitted_model(corpus, tiny_config, tiny_tokenizer):
+    from tests.models.helpers import text_model
+
+    model = text_model(tiny_config, tiny_tokenizer).fit_latent_space(corpus[:200])
+    report = latent_evaluation.latent_report(model, corpus[200:230], corpus[:200], samples=8, pairs=5)
+    assert set(report) == {"noise_bleu", "midpoint_word_validity", "sample_word_validity", "sample_novelty",
+                           "samples_of_two_words_or_more", "examples"}
+    assert set(report["noise_bleu"]) == {"0.0", "0.1", "0.3", "0.5"}
+    assert report["sample_word_validity"] == 1.0  # samples are decoded with the lexicon of these very texts
+    for key in ("midpoint_word_validity", "sample_novelty", "samples_of_two_words_or_more"):
+        assert 0.0 <= report[key] <= 1.0
+    assert len(report["examples"]["midpoints"]) == 5 and len(report["examples"]["samples"]) == 5
