@@ -136,6 +136,9 @@ def encode_function(encoder, batch_size=256):
     return encode
 
 
+TIE_TOLERANCE = 1e-6  # cosines closer than this count as tied (see retrieval_metrics)
+
+
 def retrieval_metrics(query_vectors, key_vectors, query_labels, key_labels, exclude_self=False, ks=(1, 10)):
     """Cosine-similarity retrieval scores: each query ranks all keys, and the right answers are the keys with the
     query's label.
@@ -180,9 +183,12 @@ def retrieval_metrics(query_vectors, key_vectors, query_labels, key_labels, excl
             raise ValueError(f"Every query needs a right key among the candidates. Received: query {missing} "
                              f"(label {query_labels[missing]!r}) has none")
         best = np.where(right, scores, -np.inf).max(axis=1, keepdims=True)
-        higher = ((scores > best) & ~right).sum(axis=1)
-        tied_wrong = ((scores == best) & ~right).sum(axis=1)
-        tied_right = ((scores == best) & right).sum(axis=1)
+        # Scores within TIE_TOLERANCE of the best right key's tie with it: a BLAS product can give parallel vectors
+        # cosines that differ in the last bit, depending on where in its tiles a row falls.
+        tied = np.abs(scores - best) <= TIE_TOLERANCE
+        higher = ((scores > best + TIE_TOLERANCE) & ~right).sum(axis=1)
+        tied_wrong = (tied & ~right).sum(axis=1)
+        tied_right = (tied & right).sum(axis=1)
         for row, h, t, r in zip(rows, higher, tied_wrong, tied_right):
             # The number of wrong keys before the first right one in a random order of the tied group:
             # P(X >= j) = prod_{i < j} (t - i) / (t + r - i).

@@ -24,7 +24,7 @@ def test_shipped_configs_are_valid(name):
     ({"contrastive_weight": -1.0}, "`contrastive_weight` must be >= 0. Received: contrastive_weight=-1.0"),
     ({"contrastive_temperature": 0.0}, "`contrastive_temperature` must be > 0. Received: contrastive_temperature=0.0"),
     ({"semantic_width": -1}, "`semantic_width` must be >= 0. Received: semantic_width=-1"),
-    ({"distill_mode": "mse"}, "`distill_mode` must be one of 'similarity', 'projection'. Received: distill_mode='mse'"),
+    ({"distill_mode": "mse"}, "`distill_mode` must be one of 'similarity', 'projection', 'direct'. Received: distill_mode='mse'"),
     ({"teacher_dim": 0}, "`teacher_dim` must be >= 1. Received: teacher_dim=0"),
     ({"distill_weight": -0.5}, "`distill_weight` must be >= 0. Received: distill_weight=-0.5"),
     ({"distill_temperature": -1.0}, "`distill_temperature` must be > 0. Received: distill_temperature=-1.0"),
@@ -41,7 +41,7 @@ def test_overrides_parse_with_the_field_type():
     assert (config.bow_weight, config.bow_idf, config.latent_dim) == (0.5, True, 64)
     with pytest.raises(ValueError, match=r"`--set bow_idf` wants a bool. Received: 'maybe'"):
         apply_overrides(get_config("small"), ["bow_idf=maybe"])
-    with pytest.raises(ValueError, match=r"`config` must be one of 'small', 'base', 'release', 'tiny'. Received: "):
+    with pytest.raises(ValueError, match=r"`config` must be one of 'small', 'base', 'release', 'english', 'tiny'. Received: "):
         get_config("huge")
 
 

@@ -46,7 +46,8 @@ def parse_args(argv=None, prog=PROG):
                    help="the latent space report (hypertext.latent_evaluation.latent_report) on the first --limit "
                         f"(default {LATENT_TEXTS}) texts of at most {LATENT_PIECES} pieces: BLEU under noise, word "
                         "validity of interpolation midpoints (half as many pairs as texts) and of 200 samples from "
-                        "the prior, their novelty; words and novelty against the corpus's train split")
+                        "the prior, their novelty; words and novelty against the train split of the corpus the "
+                        "model was trained on (its metadata)")
     p.add_argument("--json", help="also write the JSON object to this file")
     p.add_argument("--tf-logs", action="store_true",
                    help="keep TensorFlow's own log lines (C++ info, warnings and errors; deprecation notices). Without "
@@ -89,7 +90,10 @@ def main(argv=None, prog=PROG):
     if args.probe:
         metrics.update(evaluation.lexname_probe(model))
     if args.latent:
-        metrics["latent"] = latent_report(model, texts, load_texts(corpus, "train", text_key=text_key), args.limit)
+        # The word list and novelty come from the corpus the model trained on (its metadata), else --corpus.
+        trained_on = model.metadata.get("corpus", corpus)
+        metrics["latent"] = latent_report(model, texts, load_texts(trained_on, "train", text_key=text_key), args.limit)
+        metrics["latent"]["training_corpus"] = trained_on
         print(json.dumps({"latent": metrics["latent"]}, indent=2))
     if args.json:
         with open(args.json, "w") as f:
