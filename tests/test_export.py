@@ -107,7 +107,7 @@ def tiny_model():
 def bucketed(model, texts):
     """The batches `encode()` runs: `(rows, ids)` per length bucket, each text padded to its bucket's length, as
     docs/export.md tells a user without hypertext to do it."""
-    sequences = model.first_windows(model.tokenizer.encode(texts))
+    sequences = model.preprocessor.first_windows(model.tokenizer.encode(texts))
     groups = group_by_length([len(s) for s in sequences], len(texts), model.length_multiple, model.config.max_length)
     return [(rows, pad_batch([sequences[i] for i in rows], length)) for rows, length in groups]
 
