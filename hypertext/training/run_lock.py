@@ -23,6 +23,7 @@ from hypertext.training.run_dir import unwritable_output_error
 LOCK_FILE = "run.lock"
 
 _held = {}  # real path of the folder -> the open, locked file descriptor
+_created = set()  # real paths of the folders that claim_run_folder created
 
 
 class RunFolderInUse(OutputDirError):
@@ -56,6 +57,8 @@ def claim_run_folder(path, log=print, create=True):
         return
     lock_path = os.path.join(path, LOCK_FILE)
     try:
+        if not os.path.isdir(path):
+            _created.add(key)
         os.makedirs(path, exist_ok=True)
         while True:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -95,8 +98,10 @@ def claim_run_folder(path, log=print, create=True):
 
 
 def release_run_folder(path):
-    """Deletes the lock file and releases the folder, if this process holds it."""
-    fd = _held.pop(os.path.realpath(path), None)
+    """Deletes the lock file and releases the folder, if this process holds it. A folder that the claim created and
+    that holds nothing else (a run refused before it wrote anything) is removed too."""
+    key = os.path.realpath(path)
+    fd = _held.pop(key, None)
     if fd is None:
         return
     try:
@@ -104,3 +109,9 @@ def release_run_folder(path):
     except OSError:
         pass
     os.close(fd)
+    if key in _created:
+        _created.discard(key)
+        try:
+            os.rmdir(path)  # only if empty
+        except OSError:
+            pass

@@ -25,7 +25,7 @@ def test_warm_start_copies_the_backbone_and_keeps_the_task_heads(tiny_config, ti
     ids = source.texts_to_ids(corpus[:5])
     assert not np.allclose(keras.ops.convert_to_numpy(model.backbone.encode_ids(ids)),
                            keras.ops.convert_to_numpy(source.encode_ids(ids)))
-    assert warm_start(model.backbone, source.backbone) == len(source.weights)
+    assert warm_start(model.backbone, source.backbone) == len(source.backbone.weights)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(ids)), keras.ops.convert_to_numpy(source(ids)))
     for before, after in zip(heads, _numpy(model.objective("bag_of_tokens").weights)):
         np.testing.assert_array_equal(before, after)
@@ -50,7 +50,7 @@ def test_train_init_from_a_checkpoint_with_the_contrastive_objective(tiny_config
     config = tiny_config.replace(contrastive_weight=1.0, epochs=1, steps_per_epoch=3, batch_size=8)
     best = training.train(str(text_file), str(tmp_path / "run"), config, init_from=path, verbose=0,
                           log=lines.append)
-    assert any(line.startswith(f"init_from: copied {len(source.weights)} of") for line in lines)
+    assert any(line.startswith(f"init_from: copied {len(source.backbone.weights)} of") for line in lines)
     assert any("contrastive: 0 of" in line for line in lines)  # a plain text file: noisy views only
     tuned = training.saved_run  # the run folder is a normal one
     assert tuned(str(tmp_path / "run"))[0].contrastive_weight == 1.0
