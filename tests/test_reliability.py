@@ -118,7 +118,7 @@ def test_a_kill_during_the_checkpoint_write_keeps_the_previous_file(tmp_path):
     leftovers = [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]
     assert len(leftovers) == 1  # the half-written temporary file; model.keras itself was never touched
     model = hypertext.load(path)
-    assert not np.all(keras.ops.convert_to_numpy(model.embedding.embeddings) == 1)
+    assert not np.all(keras.ops.convert_to_numpy(model.backbone.embedding.embeddings) == 1)
     training.remove_stale_temporary_files(str(tmp_path))  # what train.py does on start
     assert os.listdir(tmp_path) == ["model.keras"]
 

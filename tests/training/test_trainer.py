@@ -100,7 +100,7 @@ def test_warm_start_adds_a_semantic_path_that_starts_at_zero(tiny_config, tiny_t
     source.save(path)
     config = tiny_config.replace(semantic_width=8)
     model = _model(config, tiny_tokenizer)
-    assert warm_start(model.backbone, load_init_model(path, config).backbone) == len(source.weights)
+    assert warm_start(model.backbone, load_init_model(path, config).backbone) == len(source.backbone.weights)
     ids = model.texts_to_ids(corpus[:6])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model.encode_ids(ids)),
                                keras.ops.convert_to_numpy(source.encode_ids(ids)), atol=1e-6)
