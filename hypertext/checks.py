@@ -1,6 +1,8 @@
-"""Argument checks shared by the configs and the data pipelines (pure Python: no Keras, no TensorFlow). Each raises
-one `ValueError` in Keras' message style."""
+"""Checks shared across the package (pure Python: no Keras, no TensorFlow): the argument checks of the configs and
+the data pipelines, each raising one `ValueError` in Keras' message style, and `sha256_file`, the checksum that
+verified files (run backups, the teacher's cache) record."""
 
+import hashlib
 import numbers
 
 
@@ -24,3 +26,12 @@ def check_one_of(name, value, choices):
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {', '.join(repr(c) for c in choices)}. Received: {name}={value!r}")
     return value
+
+
+def sha256_file(path):
+    """The SHA-256 of the file at `path`, as hex, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -12,10 +12,10 @@ Every file operation goes through `hypertext.training.fs`, where a test can cras
 """
 
 import glob
-import hashlib
 import json
 import os
 
+from hypertext.checks import sha256_file
 from hypertext.training import fs
 from hypertext.training.errors import TrainingError
 from hypertext.training.run_dir import TMP_PREFIX
@@ -35,14 +35,6 @@ def complete_backups(directory):
     return sorted(glob.glob(os.path.join(directory, "epoch-[0-9][0-9][0-9][0-9][0-9]")))
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_backup(model, directory, epochs_done, history):
     """Writes the backup after `epochs_done` epochs (the model's weights and optimizer state, and `history`, the
     rows of every epoch so far), then deletes all but the newest `KEEP` backups."""
@@ -56,7 +48,7 @@ def write_backup(model, directory, epochs_done, history):
     for name in (WEIGHTS_FILE, STATE_FILE):
         path = os.path.join(tmp, name)
         fs.fsync(path)
-        files[name] = {"size": os.path.getsize(path), "sha256": _sha256(path)}
+        files[name] = {"size": os.path.getsize(path), "sha256": sha256_file(path)}
     manifest = os.path.join(tmp, MANIFEST_FILE)
     fs.write_bytes(manifest + ".tmp", json.dumps({"epoch": epochs_done, "files": files}, indent=1).encode())
     fs.fsync(manifest + ".tmp")
@@ -97,7 +89,7 @@ def verify_backup(path):
         size = os.path.getsize(file)
         if size != entry["size"]:
             return f"{name} has {size:,} bytes, not the {entry['size']:,} of its manifest"
-        if _sha256(file) != entry["sha256"]:
+        if sha256_file(file) != entry["sha256"]:
             return f"{name} does not match the SHA-256 checksum in its manifest"
     return None
 

@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from hypertext.checks import sha256_file
+
 TEACHER = "all-MiniLM-L6-v2"
 
 
@@ -47,14 +49,6 @@ def cache_dir():
 class TeacherCacheError(ValueError):
     """A teacher cache that does not belong to the texts asked for, or whose files are damaged. Nothing is recomputed
     silently: the message names the folder to delete (or to move aside) to start it again."""
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_atomically(path, write):
@@ -98,7 +92,7 @@ def _load_part(folder, key, record):
     they do not match."""
     path = folder / f"{key}.npy"
     try:
-        if _sha256(path) != record.get("sha256"):
+        if sha256_file(path) != record.get("sha256"):
             raise ValueError("its checksum does not match its record")
         part = np.load(path)
         if part.shape != (record["texts"], record.get("dim")) or part.dtype != np.float16:
@@ -118,7 +112,7 @@ def _encode_part(folder, texts, encode):
     key = hashlib.sha256("".join(hashes).encode()).hexdigest()[:24]
     _write_atomically(folder / f"{key}.npy", lambda f: np.save(f, vectors))
     record = {"teacher": TEACHER, "texts": len(texts), "dim": vectors.shape[1], "text_hashes": hashes,
-              "sha256": _sha256(folder / f"{key}.npy")}
+              "sha256": sha256_file(folder / f"{key}.npy")}
     _write_atomically(folder / f"{key}.json", lambda f: f.write(json.dumps(record).encode()))
     return key, record
 
