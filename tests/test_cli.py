@@ -96,7 +96,8 @@ def test_evaluate_latent_reports_the_latent_space(trained, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     latent = json.load(open(json_path))["latent"]
     assert set(latent) == {"noise_bleu", "midpoint_word_validity", "sample_word_validity", "sample_novelty",
-                           "samples_of_two_words_or_more", "examples"}
+                           "samples_of_two_words_or_more", "examples", "training_corpus"}
+    assert latent["training_corpus"] == json.load(open(os.path.join(out, "config.json")))["corpus"]
     assert set(latent["noise_bleu"]) == {"0.0", "0.1", "0.3", "0.5"}
     assert latent["sample_word_validity"] == 1.0  # the samples are decoded with the training corpus's lexicon
     assert len(latent["examples"]["samples"]) == 5 and 1 <= len(latent["examples"]["midpoints"]) <= 5
