@@ -1,12 +1,14 @@
 """Markdown tables from the benchmark scripts' JSON output (pure Python): `benchmarks/vectors.py` prints
-`vectors_table`, and `docs/make_tables.py` renders the docs' tables with these same functions."""
+`vectors_table` and `similarity_table`, and `docs/make_tables.py` renders the docs' tables with these same functions."""
+
+MINILM = "all-MiniLM-L6-v2"
 
 
 def percent(value):
     return f"{100 * value:.1f}%"
 
 
-def vectors_table(rows, reference="all-MiniLM-L6-v2"):
+def vectors_table(rows, reference=MINILM):
     """`benchmarks/vectors.py`'s rows as a markdown table; speeds also as a multiple of `reference`'s when it ran."""
     base = next((r["speed"]["texts_per_second"] for r in rows if r["encoder"] == reference), None)
     lines = ["| encoder | dim | lexname probe | definition R@1 | R@10 | MRR | same-synset R@1 | noise R@1 | texts/s "
@@ -19,6 +21,21 @@ def vectors_table(rows, reference="all-MiniLM-L6-v2"):
             f"{r['definition']['mrr']:.3f}", percent(r["same_synset"]["recall_at_1"]),
             percent(r["noise"]["recall_at_1"]), f"{speed:,.0f}",
             f"{speed / base:.1f}×" if base else "—"]) + " |")
+    return "\n".join(lines)
+
+
+def similarity_table(rows, reference=MINILM):
+    """`benchmarks/vectors.py --task similarity`'s rows as a markdown table: Spearman per collection (in the rows'
+    order) and their mean, and speeds also as a multiple of `reference`'s when it ran."""
+    collections = [c for c in rows[0]["scores"] if c != "mean"]
+    base = next((r["speed"]["texts_per_second"] for r in rows if r["encoder"] == reference), None)
+    lines = ["| encoder | " + " | ".join(collections) + " | mean Spearman | texts/s | × MiniLM |",
+             "|---|" + "---|" * (len(collections) + 3)]
+    for r in rows:
+        speed = r["speed"]["texts_per_second"]
+        lines.append(f"| {r['encoder']} | " + " | ".join(f"{r['scores'][c]:.1f}" for c in collections) +
+                     f" | **{r['scores']['mean']:.1f}** | {speed:,.0f} | " +
+                     (f"{speed / base:.1f}×" if base else "—") + " |")
     return "\n".join(lines)
 
 

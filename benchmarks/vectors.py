@@ -54,7 +54,7 @@ from hypertext import evaluation  # noqa: E402
 from hypertext.data import corpora  # noqa: E402
 from hypertext.data import wordnet  # noqa: E402
 from hypertext.models.objectives.teacher import TEACHER as MINILM, load_teacher  # noqa: E402
-from tables import vectors_table  # noqa: E402
+from tables import similarity_table, vectors_table  # noqa: E402
 from timing import device_description, interleaved_median_seconds  # noqa: E402
 
 
@@ -159,18 +159,6 @@ def load_model2vec(batch_size):
     return (lambda texts: np.asarray(model.encode(list(texts), batch_size=batch_size), "float32")), seconds
 
 
-def similarity_table(rows, collections):
-    minilm = next((r["speed"]["texts_per_second"] for r in rows if r["encoder"] == MINILM), None)
-    lines = ["| encoder | " + " | ".join(collections) + " | mean Spearman | texts/s | × MiniLM |",
-             "|---|" + "---|" * (len(collections) + 3)]
-    for r in rows:
-        speed = r["speed"]["texts_per_second"]
-        lines.append(f"| {r['encoder']} | " + " | ".join(f"{r['scores'][c]:.1f}" for c in collections) +
-                     f" | **{r['scores']['mean']:.1f}** | {speed:,.0f} | " +
-                     (f"{speed / minilm:.2f}×" if minilm else "—") + " |")
-    return "\n".join(lines)
-
-
 def baselines(args, tfidf_texts, tfidf_name, model2vec=False):
     """The side-by-side encoders: TF-IDF fitted on `tfidf_texts`, MiniLM and (with `model2vec`) static vectors
     distilled from it, less those the arguments leave out; (encoders [(name, encode)], notes)."""
@@ -233,7 +221,7 @@ def run_similarity(args, names):
                      "seconds": round(time.perf_counter() - start, 1)})
         print(f"# {name}: {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
     add_speeds(rows, encoders, texts, args)
-    print(similarity_table(rows, list(collections)))
+    print(similarity_table(rows, MINILM))
     return {"task": "similarity", "header": header.lstrip("# "), "pairs": os.path.relpath(args.pairs),
             "notes": notes, "rows": rows}
 

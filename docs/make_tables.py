@@ -1,8 +1,9 @@
-"""Renders the tables of docs/benchmarks.md from the benchmark scripts' JSON output, in place: each
+"""Renders the tables of the docs and model cards from the benchmark scripts' JSON output, in place: each
 `<!-- table: NAME -->` marker is followed by its table, up to `<!-- end table -->`. Run it after a benchmark writes
 new JSON:
 
-    python docs/make_tables.py
+    python docs/make_tables.py            # rewrite every document in DOCUMENTS
+    python docs/make_tables.py --check    # exit 1 if a document differs from its rendering (the test suite's check)
 """
 
 import json
@@ -13,40 +14,66 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-from tables import evaluation_table, vectors_table  # noqa: E402
+from tables import evaluation_table, similarity_table, vectors_table  # noqa: E402
 
 PRETRAINED = os.path.join(ROOT, "data", "pretrained")
-# (label, evaluate.py --json output) of the shipped checkpoint
-EVALUATIONS = [("WordNet test split, first 2,000", "test-wordnet-2000.json"),
-               ("WordNet test split, all", "test-wordnet.json"),
-               ("GCIDE test split (general English), first 2,000", "test-english-2000.json"),
-               ("Python standard-library docstrings (out of domain)", "dev-stdlib-docstrings.json")]
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+# The documents that hold tables, relative to the repository root.
+DOCUMENTS = ["docs/benchmarks.md", "docs/vectors-benchmark.md", "data/pretrained/README-english.md"]
+# (label, evaluate.py --json output in data/pretrained/) of each preset's reconstruction table
+EVALUATIONS = {
+    "evaluation": [("WordNet test split, first 2,000 (version 6)", "test-wordnet-2000-v6.json"),
+                   ("WordNet test split, first 2,000 (version 5)", "test-wordnet-2000.json"),
+                   ("WordNet test split, all (version 5)", "test-wordnet.json"),
+                   ("GCIDE test split (general English), first 2,000 (version 5)", "test-english-2000.json"),
+                   ("Python standard-library docstrings (out of domain; version 5)", "dev-stdlib-docstrings.json")],
+    "english_evaluation": [("everyday test split, first 2,000", "english-test-everyday-2000.json"),
+                           ("WordNet test split, first 2,000", "english-test-wordnet-2000.json")],
+}
 
 
-def read(name):
-    with open(os.path.join(PRETRAINED, name), encoding="utf-8") as f:
+def read(path):
+    with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
-def tables():
-    return {"vectors": vectors_table(read("vectors-test.json")["rows"]),
-            "evaluation": evaluation_table([(label, read(name)) for label, name in EVALUATIONS])}
+def table(name):
+    """The markdown of the table called `name` in a marker."""
+    if name == "vectors":
+        return vectors_table(read(os.path.join(PRETRAINED, "vectors-test.json"))["rows"])
+    if name == "similarity":
+        return similarity_table(read(os.path.join(RESULTS, "vectors-similarity.json"))["rows"])
+    if name in EVALUATIONS:
+        return evaluation_table([(label, read(os.path.join(PRETRAINED, file))) for label, file in EVALUATIONS[name]])
+    raise ValueError(f"Unknown table in a `<!-- table: NAME -->` marker. Received: NAME={name!r}")
 
 
-def render(text, rendered):
+def render(text, make=table):
+    """`text` with the table after every marker (re)made by `make(name)`."""
     def fill(match):
-        return f"<!-- table: {match.group(1)} -->\n\n{rendered[match.group(1)]}\n\n<!-- end table -->"
+        return f"<!-- table: {match.group(1)} -->\n\n{make(match.group(1))}\n\n<!-- end table -->"
 
     return re.sub(r"<!-- table: (\w+) -->(?:\n.*?<!-- end table -->)?", fill, text, flags=re.S)
 
 
-def main():
-    path = os.path.join(ROOT, "docs", "benchmarks.md")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(render(text, tables()))
+def main(argv=None):
+    check = "--check" in (sys.argv[1:] if argv is None else argv)
+    stale = []
+    for document in DOCUMENTS:
+        path = os.path.join(ROOT, document)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        rendered = render(text)
+        if rendered != text:
+            stale.append(document)
+            if not check:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(rendered)
+    if check and stale:
+        print(f"Tables out of date with their JSON (run python docs/make_tables.py): {', '.join(stale)}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
