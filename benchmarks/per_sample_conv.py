@@ -66,7 +66,7 @@ def main():
         baseline = (shared_loss, (x, conv.kernel.value, conv.bias.value, cotangent))
         shape = f"B{s['B']} L{s['L']} C{s['C']} O{s['O']} K{s['K']}"
         kernel = ops.convert_to_tensor(
-            rng.normal(size=(s["B"], s["O"], s["K"], s["C"])).astype("float32") / np.sqrt(s["K"] * s["C"]))
+            (rng.normal(size=(s["B"], s["O"], s["K"], s["C"])) / np.sqrt(s["K"] * s["C"])).astype("float32"))
         bias = ops.convert_to_tensor(np.zeros((s["B"], s["O"]), "float32"))
         for impl in args.implementations.split(","):
             layer = PerSampleConv1D(padding=args.padding, implementation=impl)

@@ -87,8 +87,8 @@ def main():
         cotangent = random_cotangent(conv(x))
         baseline = (shared_loss, (x, conv.kernel.value, conv.bias.value, cotangent))
         shape = f"B{s['B']} H{s['H']} W{s['W']} C{s['C']} O{s['O']} K{s['K']}"
-        kernel = ops.convert_to_tensor(rng.normal(size=(s["B"], s["O"], s["K"], s["K"], s["C"])).astype("float32")
-                                       / np.sqrt(s["K"] * s["K"] * s["C"]))
+        kernel = ops.convert_to_tensor((rng.normal(size=(s["B"], s["O"], s["K"], s["K"], s["C"]))
+                                        / np.sqrt(s["K"] * s["K"] * s["C"])).astype("float32"))
         bias = ops.convert_to_tensor(np.zeros((s["B"], s["O"]), "float32"))
         for method in args.methods.split(","):
             if method == "vmap":

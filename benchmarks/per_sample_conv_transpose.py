@@ -48,7 +48,7 @@ def main():
         baseline = (shared_loss, (x, deconv.kernel.value, deconv.bias.value, cotangent))
         layer = PerSampleConv1DTranspose(strides=s["S"], padding=args.padding)
         kernel = ops.convert_to_tensor(
-            rng.normal(size=(s["B"], s["O"], s["K"], s["C"])).astype("float32") / np.sqrt(s["K"] * s["C"]))
+            (rng.normal(size=(s["B"], s["O"], s["K"], s["C"])) / np.sqrt(s["K"] * s["C"])).astype("float32"))
         bias = ops.convert_to_tensor(np.zeros((s["B"], s["O"]), "float32"))
 
         def loss(x, kernel, bias, cotangent):
