@@ -137,8 +137,9 @@ class CorpusData:
         validation = PairBatches(_tokenize("validation", self.validation, tokenizer, config, log),
                                  wordnet_synset_groups(self.validation, "validation") if use_synsets else None,
                                  shuffle=False, teacher=teacher.get("validation"), **common)
-        log(f"contrastive: {train.num_paired:,} of {len(sequences):,} training texts have a same-meaning partner "
-            "(the others are paired with a noisy view of themselves)")
+        if config.contrastive_weight > 0:
+            log(f"contrastive: {train.num_paired:,} of {len(sequences):,} training texts have a same-meaning "
+                "partner (the others are paired with a noisy view of themselves)")
         steps = len(train)
         if keras.backend.backend() == "tensorflow":
             train, validation = as_tf_dataset(train), as_tf_dataset(validation)
