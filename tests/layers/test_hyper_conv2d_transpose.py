@@ -1,12 +1,10 @@
-import json
-
 import keras
 import numpy as np
 import pytest
 
 from hypertext.layers import HyperConv2DTranspose
 from tests import references
-from tests.layer_checks import run_layer_checks
+from tests.layer_checks import check_config_and_weights_round_trip, randomize_weights, run_layer_checks
 
 MODES = ["basis", "low_rank", "dense"]
 
@@ -18,8 +16,7 @@ def test_matches_reference_generator_then_conv(mode, rng):
     layer = HyperConv2DTranspose(5, (3, 2), strides=(2, 1), padding="same", output_padding=(1, 0),
                                  activation="tanh", mode=mode, rank=2, num_bases=3)
     layer.build(x.shape, context.shape)
-    for v in layer.weights:
-        v.assign(rng.normal(size=v.shape).astype("float32") * 0.3)
+    randomize_weights(layer, rng, 0.3)
     kernel, bias = references.generated_kernel(layer.generator, context)
     assert kernel.shape == (3, 5, 3, 2, 4)
     want = np.tanh(references.per_sample_conv2d_transpose(x, kernel, bias, (2, 1), "same", (1, 0), (1, 1)))
@@ -34,26 +31,18 @@ def test_constant_context_equals_keras_conv2d_transpose(mode, rng):
     context = np.zeros((4, 5), "float32")
     layer = HyperConv2DTranspose(6, 3, strides=2, padding="same", activation="relu", mode=mode, rank=2, num_bases=3)
     layer.build(x.shape, context.shape)
-    for v in layer.weights:
-        v.assign(rng.normal(size=v.shape).astype("float32") * 0.5)
-    g = {v.name: keras.ops.convert_to_numpy(v.value) for v in layer.generator.weights}
-    if mode == "dense":
-        flat = g["projection_bias"]
-    elif mode == "low_rank":
-        flat = g["left_bias"].reshape(6, 2) @ g["right_bias"].reshape(2, 27)
-    else:
-        flat = g["mixing_bias"] @ g["bases"]
-    kernel = np.reshape(flat, (6, 3, 3, 3))  # ours: (out, kh, kw, in)
+    randomize_weights(layer, rng, 0.5)
+    kernel, bias = references.generated_kernel(layer.generator, context)
+    np.testing.assert_array_equal(kernel, kernel[:1].repeat(4, axis=0))  # the same kernel for every sample
     conv = keras.layers.Conv2DTranspose(6, 3, strides=2, padding="same", activation="relu")
     conv.build(x.shape)
-    conv.kernel.assign(np.transpose(kernel, (1, 2, 0, 3)))  # Keras: (kh, kw, out, in)
-    conv.bias.assign(g["bias_bias"])
+    conv.kernel.assign(np.transpose(kernel[0], (1, 2, 0, 3)))  # ours (out, kh, kw, in); Keras (kh, kw, out, in)
+    conv.bias.assign(bias[0])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, context)),
                                keras.ops.convert_to_numpy(conv(x)), atol=1e-5)
 
 
 @pytest.mark.parametrize("kwargs,out_shape", [
-    (dict(filters=4, kernel_size=(3, 3)), (3, 5, 6, 4)),
     (dict(filters=4, kernel_size=(4, 2), strides=(2, 2), padding="same", activation="gelu", mode="basis", num_bases=2,
           tap_pattern=[0, 1, 1, 2, 3, 3, 2, 0]), (3, 6, 8, 4)),
     (dict(filters=4, kernel_size=(2, 2), strides=(2, 1), output_padding=(1, 0), mode="low_rank", rank=2,
@@ -71,17 +60,9 @@ def test_int_arguments_build_run_and_round_trip(rng):
     x = rng.normal(size=(2, 3, 2, 3)).astype("float32")
     context = rng.normal(size=(2, 7)).astype("float32")
     layer = HyperConv2DTranspose(8, 3, strides=2, output_padding=1)
-    y = keras.ops.convert_to_numpy(layer(x, context))
-    assert y.shape == (2, 8, 6, 8)  # (n - 1) * 2 + 3 + 1
-    config = layer.get_config()
+    assert keras.ops.convert_to_numpy(layer(x, context)).shape == (2, 8, 6, 8)  # (n - 1) * 2 + 3 + 1
+    config = check_config_and_weights_round_trip(layer, [x, context])
     assert (config["kernel_size"], config["strides"], config["output_padding"]) == ((3, 3), (2, 2), (1, 1))
-    clone = HyperConv2DTranspose.from_config(config)
-    assert clone.get_config() == config
-    clone.build(x.shape, context.shape)
-    clone.set_weights(layer.get_weights())
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(x, context)), y)
-    # Through JSON, as a .keras file stores it: lists come back as tuples.
-    assert HyperConv2DTranspose.from_config(json.loads(json.dumps(config))).get_config() == config
 
 
 def test_sample_mask_silences_taps(rng):

@@ -26,6 +26,7 @@ from hypertext.layers import (
     PerSampleConv2DTranspose,
 )
 from tests import references
+from tests.layer_checks import randomize_weights
 
 _THOROUGH = os.environ.get("HYPERTEXT_THOROUGH") == "1"
 SCALE = float(os.environ.get("HYPERTEXT_PROPERTY_SCALE",
@@ -43,9 +44,7 @@ def _span(kernel_size, dilation):
 
 
 def _randomize_weights(layer, rng):
-    """Random weights everywhere (the bias heads start at zero), so every term of the reference is exercised."""
-    for variable in layer.weights:
-        variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.4)
+    randomize_weights(layer, rng, 0.4)
 
 
 def _masks(rng, draw_kernel_mask, draw_sample_mask, batch, filters, kernel_size, channels):
