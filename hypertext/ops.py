@@ -8,6 +8,7 @@ Kernel layout is always `(batch, out_channels, kernel_size, in_channels)` in 1D 
 """
 
 import itertools
+import math
 
 from keras import ops
 
@@ -132,9 +133,16 @@ def _per_sample_conv(x, kernel, bias, strides, padding, dilation_rate, implement
         x = ops.pad(x, pads)
     fn = _IMPLEMENTATION_FNS[implementation]
     y = fn(x, kernel, strides, dilation_rate, output_shape)
-    if bias is not None:
-        y = y + ops.reshape(bias, (-1, *[1] * len(kernel_shape), kernel.shape[1]))
-    return y
+    return _add_bias(y, bias)
+
+
+def _add_bias(y, bias):
+    """Adds a per-sample `(batch, out_channels)` bias to `(batch, *spatial, out_channels)`, or returns `y` unchanged."""
+    if bias is None:
+        return y
+    for _ in range(y.ndim - 2):
+        bias = ops.expand_dims(bias, 1)
+    return y + bias
 
 
 def _taps(x, kernel_shape, strides, dilation_rate, output_shape):
@@ -280,31 +288,68 @@ def per_sample_conv1d_transpose(
     Returns:
         `(batch, output_length, out_channels)`.
     """
-    length = x.shape[1] if x.shape[1] is not None else ops.shape(x)[1]
-    _, out_channels, kernel_size, in_channels = kernel.shape
-    crop, extra = _transpose_crop(kernel_size, strides, padding, output_padding, dilation_rate)
-    output_length = length * strides + extra
-    weights = ops.reshape(ops.transpose(kernel, (0, 3, 2, 1)), (-1, in_channels, kernel_size * out_channels))
-    contributions = ops.matmul(x, weights)  # (batch, L, K*O)
-    # Spread the L steps `strides` apart: (batch, L, 1, K*O) padded to (batch, L, strides, K*O), then flattened.
-    spread = ops.expand_dims(contributions, 2)
-    if strides > 1:
-        spread = ops.pad(spread, [[0, 0], [0, 0], [0, strides - 1], [0, 0]])
-    spread = ops.reshape(spread, (-1, length * strides, kernel_size * out_channels))
-    # Tap j lands at offset j * dilation - crop; shift each tap into place and add.
-    full = length * strides + dilation_rate * (kernel_size - 1)
+    output_padding = None if output_padding is None else (output_padding,)
+    return _per_sample_conv_transpose(x, kernel, bias, (strides,), padding, output_padding, (dilation_rate,))
+
+
+def per_sample_conv2d_transpose(
+    x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation_rate=1
+):
+    """The per-sample counterpart of `keras.layers.Conv2DTranspose` (channels last).
+
+    The 1D op's formulation on two axes: one batched matmul `(batch, H*W, C) @ (batch, C, KH*KW*O)` gives every
+    tap's contribution, and the taps are overlap-added at their strided offsets (col2im).
+
+    Args:
+        x: `(batch, height, width, in_channels)`; the height and width may be unknown in a traced graph.
+        kernel: `(batch, out_channels, kernel_height, kernel_width, in_channels)`.
+        bias: optional `(batch, out_channels)`.
+        strides, dilation_rate: an int or a tuple of 2 ints.
+        padding: "valid" or "same".
+        output_padding: None, or an int or a tuple of 2 ints, each smaller than the stride along its axis.
+
+    Returns:
+        `(batch, output_height, output_width, out_channels)`, the sizes as for `keras.layers.Conv2DTranspose`.
+    """
+    output_padding = None if output_padding is None else _pair(output_padding)
+    return _per_sample_conv_transpose(x, kernel, bias, _pair(strides), padding, output_padding, _pair(dilation_rate))
+
+
+def _per_sample_conv_transpose(x, kernel, bias, strides, padding, output_padding, dilation_rate):
+    """The N-d transposed op; `strides`, `dilation_rate` and `output_padding` (or None) are tuples with one entry per
+    spatial axis."""
+    rank = len(strides)
+    kernel_shape, out_channels, in_channels = tuple(kernel.shape[2:-1]), kernel.shape[1], kernel.shape[-1]
+    taps = math.prod(kernel_shape)
     batch = ops.shape(x)[0]
+    sizes = [x.shape[axis] if x.shape[axis] is not None else ops.shape(x)[axis] for axis in range(1, rank + 1)]
+    output_padding = output_padding or (None,) * rank
+    crops, extras = zip(*(_transpose_crop(k, s, padding, p, d)
+                          for k, s, p, d in zip(kernel_shape, strides, output_padding, dilation_rate)))
+    spread_shape = [n * s for n, s in zip(sizes, strides)]
+    output_shape = [n + extra for n, extra in zip(spread_shape, extras)]
+    # (batch, O, *K, C) -> (batch, C, *K, O) -> (batch, C, taps*O): taps in row-major order, O fastest.
+    weights = ops.transpose(kernel, (0, rank + 2, *range(2, rank + 2), 1))
+    weights = ops.reshape(weights, (-1, in_channels, taps * out_channels))
+    positions = x if rank == 1 else ops.reshape(x, (batch, -1, in_channels))
+    contributions = ops.matmul(positions, weights)  # (batch, positions, taps*O)
+    # Spread the positions `strides` apart: (batch, n1, 1, n2, 1, taps*O) padded to (batch, n1, s1, n2, s2, taps*O),
+    # then merged to (batch, n1*s1, n2*s2, taps*O).
+    if any(s > 1 for s in strides):
+        contributions = ops.reshape(contributions, (batch, *[d for n in sizes for d in (n, 1)], taps * out_channels))
+        contributions = ops.pad(contributions, [[0, 0], *[p for s in strides for p in ([0, 0], [0, s - 1])], [0, 0]])
+    spread = ops.reshape(contributions, (batch, *spread_shape, taps * out_channels))
+    # Tap j lands at offset j * dilation - crop along each axis; shift each tap into place and add.
     y = None
-    for j in range(kernel_size):
+    for tap_index, offsets in enumerate(itertools.product(*(range(k) for k in kernel_shape))):
         # `ops.slice`, not strided indexing: its TensorFlow gradient is a cheap pad (see `_taps`).
-        tap = ops.slice(spread, (0, 0, j * out_channels), (batch, length * strides, out_channels))
-        tap = ops.pad(tap, [[0, 0], [j * dilation_rate, full - length * strides - j * dilation_rate], [0, 0]])
+        tap = ops.slice(spread, (0, *[0] * rank, tap_index * out_channels), (batch, *spread_shape, out_channels))
+        tap = ops.pad(tap, [[0, 0], *[[j * d, d * (k - 1 - j)] for j, k, d in
+                                      zip(offsets, kernel_shape, dilation_rate)], [0, 0]])
         y = tap if y is None else y + tap
-    # Crop (or zero-extend) to [crop, crop + output_length).
-    beyond = crop + extra - dilation_rate * (kernel_size - 1)  # (crop + output_length) - full
-    if beyond > 0:
-        y = ops.pad(y, [[0, 0], [0, beyond], [0, 0]])
-    y = ops.slice(y, (0, crop, 0), (batch, output_length, out_channels))
-    if bias is not None:
-        y = y + ops.expand_dims(bias, 1)
-    return y
+    # y spans spread_shape + dilation * (kernel - 1) per axis; crop (or zero-extend) to [crop, crop + output_size).
+    beyond = [c + e - d * (k - 1) for c, e, d, k in zip(crops, extras, dilation_rate, kernel_shape)]
+    if any(b > 0 for b in beyond):
+        y = ops.pad(y, [[0, 0], *[[0, max(b, 0)] for b in beyond], [0, 0]])
+    y = ops.slice(y, (0, *crops, 0), (batch, *output_shape, out_channels))
+    return _add_bias(y, bias)

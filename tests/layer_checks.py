@@ -44,3 +44,26 @@ def run_layer_checks(layer_cls, init_kwargs, inputs, expected_output_shape, tmp_
     restored = keras.saving.load_model(path)
     np.testing.assert_allclose(restored.predict(inputs, verbose=0), expected, atol=atol)
     return layer
+
+
+def check_config_and_weights_round_trip(layer, inputs):
+    """A built `layer` rebuilt from its config (also through JSON, as a `.keras` file stores it, where tuples come back
+    as lists), given its weights, computes the same output on `inputs`. Returns the config."""
+    import json
+
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    clone.build(*[a.shape for a in inputs])
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(*inputs)),
+                                  keras.ops.convert_to_numpy(layer(*inputs)))
+    assert type(layer).from_config(json.loads(json.dumps(config))).get_config() == config
+    return config
+
+
+def randomize_weights(layer, rng, scale):
+    """Normal random weights of standard deviation `scale` everywhere (the generators' bias heads start at zero), so
+    every term of a reference is exercised."""
+    for variable in layer.weights:
+        variable.assign(rng.normal(size=variable.shape).astype("float32") * scale)

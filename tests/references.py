@@ -64,6 +64,18 @@ def per_sample_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dil
     return y
 
 
+def _transpose_axis(length, kernel_size, strides, padding, output_padding, dilation_rate):
+    """(output length, crop) of one axis of a transposed conv, from Keras' output-length formula; "same" crops the
+    surplus of the full overlap-add, the odd step at the end (TensorFlow's convention)."""
+    span = dilation_rate * (kernel_size - 1) + 1
+    if output_padding is None:
+        out_len = length * strides + (max(span - strides, 0) if padding == "valid" else 0)
+    else:
+        out_len = (length - 1) * strides + span - 2 * (span // 2 if padding == "same" else 0) + output_padding
+    crop = max((length - 1) * strides + span - out_len, 0) // 2 if padding == "same" else 0
+    return out_len, crop
+
+
 def per_sample_conv1d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None,
                                 dilation_rate=1):
     """Scatter form: input step i, through tap j, adds to output t = i*s + j*d - crop (TensorFlow's convention)."""
@@ -71,12 +83,7 @@ def per_sample_conv1d_transpose(x, kernel, bias=None, strides=1, padding="valid"
     kernel = np.asarray(kernel, np.float64)
     batch, length, _ = x.shape
     out_channels, kernel_size = kernel.shape[1], kernel.shape[2]
-    span = dilation_rate * (kernel_size - 1) + 1
-    if output_padding is None:
-        out_len = length * strides + (max(span - strides, 0) if padding == "valid" else 0)
-    else:
-        out_len = (length - 1) * strides + span - 2 * (span // 2 if padding == "same" else 0) + output_padding
-    crop = max((length - 1) * strides + span - out_len, 0) // 2 if padding == "same" else 0
+    out_len, crop = _transpose_axis(length, kernel_size, strides, padding, output_padding, dilation_rate)
     y = np.zeros((batch, out_len, out_channels))
     for b in range(batch):
         for i in range(length):
@@ -86,6 +93,28 @@ def per_sample_conv1d_transpose(x, kernel, bias=None, strides=1, padding="valid"
                     y[b, t] += kernel[b, :, j, :] @ x[b, i]
     if bias is not None:
         y += np.asarray(bias, np.float64)[:, None, :]
+    return y
+
+
+def per_sample_conv2d_transpose(x, kernel, bias=None, strides=(1, 1), padding="valid", output_padding=None,
+                                dilation_rate=(1, 1)):
+    """Scatter form: input pixel (i, j), through tap (p, q), adds kernel[b, :, p, q, :] @ x[b, i, j] to output pixel
+    (i*sh + p*dh - crop_h, j*sw + q*dw - crop_w), where that lies inside the output."""
+    x = np.asarray(x, np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    batch, height, width, _ = x.shape
+    out_channels, kh, kw = kernel.shape[1:4]
+    (sh, sw), (dh, dw) = strides, dilation_rate
+    (oph, opw) = (None, None) if output_padding is None else output_padding
+    out_h, crop_h = _transpose_axis(height, kh, sh, padding, oph, dh)
+    out_w, crop_w = _transpose_axis(width, kw, sw, padding, opw, dw)
+    y = np.zeros((batch, out_h, out_w, out_channels))
+    for b, i, j, p, q in np.ndindex(batch, height, width, kh, kw):
+        t, u = i * sh + p * dh - crop_h, j * sw + q * dw - crop_w
+        if 0 <= t < out_h and 0 <= u < out_w:
+            y[b, t, u] += kernel[b, :, p, q, :] @ x[b, i, j]
+    if bias is not None:
+        y += np.asarray(bias, np.float64)[:, None, None, :]
     return y
 
 

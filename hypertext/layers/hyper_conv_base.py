@@ -1,4 +1,5 @@
-"""The machinery HyperConv1D and HyperConv1DTranspose share: a KernelGenerator feeding a per-sample conv."""
+"""The machinery the hyper convs (`HyperConv1D`, `HyperConv2D` and their transposes) share: a KernelGenerator
+feeding a per-sample conv."""
 
 import keras
 

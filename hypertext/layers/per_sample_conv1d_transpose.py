@@ -1,12 +1,11 @@
 import keras
 
 from hypertext import ops as hops
-from hypertext.layers.slow_path import warn_once_if_slow
-from hypertext.layers.validation import cast_to, check_choice, check_per_sample_shapes, check_positive_int
+from hypertext.layers.per_sample_conv_base import PerSampleConvTransposeBase
 
 
 @keras.saving.register_keras_serializable(package="hypertext")
-class PerSampleConv1DTranspose(keras.layers.Layer):
+class PerSampleConv1DTranspose(PerSampleConvTransposeBase):
     """A 1D transposed convolution whose kernel differs for every sample of the batch.
 
     The per-sample counterpart of `keras.layers.Conv1DTranspose`: with every sample given the same kernel it computes
@@ -43,65 +42,4 @@ class PerSampleConv1DTranspose(keras.layers.Layer):
     """
 
     spatial_rank = 1
-
-    def __init__(self, strides=1, padding="valid", output_padding=None, dilation_rate=1, **kwargs):
-        super().__init__(**kwargs)
-        self.strides = check_positive_int("strides", strides)
-        self.padding = check_choice("padding", padding, hops.TRANSPOSE_PADDINGS)
-        if output_padding is not None:
-            output_padding = check_positive_int("output_padding", output_padding, minimum=0)
-            if output_padding >= self.strides:
-                raise ValueError(
-                    "`output_padding` must be smaller than `strides`. "
-                    f"Received: output_padding={output_padding}, strides={self.strides}"
-                )
-        self.output_padding = output_padding
-        self.dilation_rate = check_positive_int("dilation_rate", dilation_rate)
-
-    def build(self, inputs_shape, kernel_shape, bias_shape=None):
-        self._check_shapes(inputs_shape, kernel_shape, bias_shape)
-        self.built = True
-
-    def _check_shapes(self, inputs_shape, kernel_shape, bias_shape=None):
-        check_per_sample_shapes(inputs_shape, kernel_shape, bias_shape)
-        length = self._output_length(inputs_shape[1], kernel_shape[2])
-        if length is not None and length < 1:
-            raise ValueError(
-                f"The output would be empty (length {length}) for this kernel size and padding. "
-                f"Received: inputs.shape={tuple(inputs_shape)}, kernel.shape={tuple(kernel_shape)}"
-            )
-
-    def _output_length(self, length, kernel_size):
-        return hops.conv_transpose_output_length(
-            length, kernel_size, self.strides, self.padding, self.output_padding, self.dilation_rate
-        )
-
-    def call(self, inputs, kernel, bias=None):
-        self._check_shapes(inputs.shape, kernel.shape, None if bias is None else bias.shape)
-        warn_once_if_slow()
-        inputs, kernel, bias = cast_to(self.compute_dtype, inputs, kernel, bias)
-        return hops.per_sample_conv1d_transpose(
-            inputs,
-            kernel,
-            bias,
-            strides=self.strides,
-            padding=self.padding,
-            output_padding=self.output_padding,
-            dilation_rate=self.dilation_rate,
-        )
-
-    def compute_output_shape(self, inputs_shape, kernel_shape, bias_shape=None):
-        self._check_shapes(inputs_shape, kernel_shape, bias_shape)
-        return (inputs_shape[0], self._output_length(inputs_shape[1], kernel_shape[2]), kernel_shape[1])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "strides": self.strides,
-                "padding": self.padding,
-                "output_padding": self.output_padding,
-                "dilation_rate": self.dilation_rate,
-            }
-        )
-        return config
+    op = staticmethod(hops.per_sample_conv1d_transpose)

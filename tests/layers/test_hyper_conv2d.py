@@ -4,7 +4,7 @@ import pytest
 
 from hypertext.layers import HyperConv2D
 from tests import references
-from tests.layer_checks import run_layer_checks
+from tests.layer_checks import check_config_and_weights_round_trip, randomize_weights, run_layer_checks
 
 MODES = ["basis", "low_rank", "dense"]
 
@@ -16,8 +16,7 @@ def test_matches_reference_generator_then_conv(mode, rng):
     layer = HyperConv2D(5, (3, 2), strides=(2, 1), padding="same", activation="tanh", mode=mode, rank=2,
                         num_bases=3)
     layer.build(x.shape, context.shape)
-    for v in layer.weights:
-        v.assign(rng.normal(size=v.shape).astype("float32") * 0.3)
+    randomize_weights(layer, rng, 0.3)
     kernel, bias = references.generated_kernel(layer.generator, context)
     assert kernel.shape == (3, 5, 3, 2, 4)
     want = np.tanh(references.per_sample_conv2d(x, kernel, bias, (2, 1), "same", (1, 1)))
@@ -32,8 +31,7 @@ def test_constant_context_equals_keras_conv2d(mode, rng):
     context = np.zeros((4, 5), "float32")
     layer = HyperConv2D(6, 3, strides=2, padding="same", activation="relu", mode=mode, rank=2, num_bases=3)
     layer.build(x.shape, context.shape)
-    for v in layer.weights:
-        v.assign(rng.normal(size=v.shape).astype("float32") * 0.5)
+    randomize_weights(layer, rng, 0.5)
     g = {v.name: keras.ops.convert_to_numpy(v.value) for v in layer.generator.weights}
     if mode == "dense":
         flat = g["projection_bias"]
@@ -68,19 +66,9 @@ def test_filters_and_int_kernel_size_build_run_and_round_trip(rng):
     x = rng.normal(size=(2, 6, 5, 3)).astype("float32")
     context = rng.normal(size=(2, 7)).astype("float32")
     layer = HyperConv2D(8, 3)
-    y = keras.ops.convert_to_numpy(layer(x, context))
-    assert y.shape == (2, 4, 3, 8)
-    config = layer.get_config()
+    assert keras.ops.convert_to_numpy(layer(x, context)).shape == (2, 4, 3, 8)
+    config = check_config_and_weights_round_trip(layer, [x, context])
     assert config["kernel_size"] == (3, 3) and config["strides"] == (1, 1) and config["padding"] == "valid"
-    clone = HyperConv2D.from_config(config)
-    assert clone.get_config() == config
-    clone.build(x.shape, context.shape)
-    clone.set_weights(layer.get_weights())
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(x, context)), y)
-    # Through JSON, as a .keras file stores it: lists come back as tuples.
-    import json
-
-    assert HyperConv2D.from_config(json.loads(json.dumps(config))).get_config() == config
 
 
 def test_sample_mask_silences_taps(rng):

@@ -6,7 +6,8 @@ longer, nightly-style run, scale every count with an environment variable, e.g.
 `HYPERTEXT_PROPERTY_SCALE=20 pytest tests/layers/test_properties.py`, or set `HYPERTEXT_THOROUGH=1` (scale 20).
 
 The 2D tests compare `PerSampleConv2D` and `HyperConv2D` with one `keras.ops.conv` per sample (and the float64
-reference) on random grids: 120 + 80 examples by default, a tenth of that on JAX.
+reference) on random grids, and `PerSampleConv2DTranspose` with its float64 reference: 120 + 80 + 40 examples by
+default, a tenth of that on JAX.
 """
 
 import os
@@ -16,8 +17,16 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from hypertext.layers import HyperConv1D, HyperConv1DTranspose, HyperConv2D, PerSampleConv1D, PerSampleConv2D
+from hypertext.layers import (
+    HyperConv1D,
+    HyperConv1DTranspose,
+    HyperConv2D,
+    PerSampleConv1D,
+    PerSampleConv2D,
+    PerSampleConv2DTranspose,
+)
 from tests import references
+from tests.layer_checks import randomize_weights
 
 _THOROUGH = os.environ.get("HYPERTEXT_THOROUGH") == "1"
 SCALE = float(os.environ.get("HYPERTEXT_PROPERTY_SCALE",
@@ -35,9 +44,7 @@ def _span(kernel_size, dilation):
 
 
 def _randomize_weights(layer, rng):
-    """Random weights everywhere (the bias heads start at zero), so every term of the reference is exercised."""
-    for variable in layer.weights:
-        variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.4)
+    randomize_weights(layer, rng, 0.4)
 
 
 def _masks(rng, draw_kernel_mask, draw_sample_mask, batch, filters, kernel_size, channels):
@@ -199,3 +206,20 @@ def test_hyper_conv2d(batch, height, width, channels, filters, kernel_shape, str
     if want is None:
         want = references.per_sample_conv2d(x, kernel, bias, strides, padding, dilation)
     np.testing.assert_allclose(got, want, atol=2e-4, rtol=1e-4)
+
+
+@examples(40)
+@given(output_padding=st.tuples(st.integers(-1, 2), st.integers(-1, 2)), use_bias=st.booleans(), **conv2d_cases)
+def test_per_sample_conv2d_transpose(batch, height, width, channels, filters, kernel_shape, strides, dilation,
+                                     padding, seed, output_padding, use_bias):
+    # One output_padding entry < 0 means None (Keras takes None or a pair); each must be smaller than its stride.
+    output_padding = None if min(output_padding) < 0 else tuple(min(p, s - 1) for p, s in zip(output_padding, strides))
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, height, width, channels)).astype("float32")
+    kernel = rng.normal(size=(batch, filters, *kernel_shape, channels)).astype("float32")
+    bias = rng.normal(size=(batch, filters)).astype("float32") if use_bias else None
+    want = references.per_sample_conv2d_transpose(x, kernel, bias, strides, padding, output_padding, dilation)
+    assume(min(want.shape[1:3]) >= 1)  # else a tested error
+    layer = PerSampleConv2DTranspose(strides, padding, output_padding, dilation)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, kernel, bias)), want, atol=1e-4)
+    assert layer.compute_output_shape(x.shape, kernel.shape) == want.shape
