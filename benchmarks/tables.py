@@ -46,3 +46,15 @@ def evaluation_table(results):
         lines.append(f"| {label} | {r['num_examples']:,} | {r['bleu']:.1f} | {r['chrf']:.1f} | "
                      f"{percent(r['exact_match'])} |")
     return "\n".join(lines)
+
+
+def conv_ratio_table(results, shared="Conv2D"):
+    """`[(label, per_sample_conv*.py --json output), ...]` as a markdown table: each method's forward and
+    forward+backward time as a multiple of the shared conv timed beside it in the same run."""
+    lines = [f"| run | shape | method | fwd ÷ `{shared}` | fwd+bwd ÷ `{shared}` |", "|---|---|---|---|---|"]
+    for label, run in results:
+        for r in run["results"]:
+            shape = " ".join(f"{k}{v}" for k, v in r["shape"].items())
+            lines.append(f"| {label} | {shape} | {r['method']} | {r['fwd_ratio']:.2f}× | {r['fwd_bwd_ratio']:.2f}× |")
+    return "\n".join(lines)
+

@@ -14,12 +14,12 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-from tables import evaluation_table, similarity_table, vectors_table  # noqa: E402
+from tables import conv_ratio_table, evaluation_table, similarity_table, vectors_table  # noqa: E402
 
 PRETRAINED = os.path.join(ROOT, "data", "pretrained")
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 # The documents that hold tables, relative to the repository root.
-DOCUMENTS = ["docs/benchmarks.md", "docs/vectors-benchmark.md", "data/pretrained/README-english.md"]
+DOCUMENTS = ["docs/benchmarks.md", "docs/vectors-benchmark.md", "docs/layers-2d.md", "data/pretrained/README-english.md"]
 # (label, evaluate.py --json output in data/pretrained/) of each preset's reconstruction table
 EVALUATIONS = {
     "evaluation": [("WordNet test split, first 2,000 (version 6)", "test-wordnet-2000-v6.json"),
@@ -30,6 +30,11 @@ EVALUATIONS = {
     "english_evaluation": [("everyday test split, first 2,000", "english-test-everyday-2000.json"),
                            ("WordNet test split, first 2,000", "english-test-wordnet-2000.json")],
 }
+# (label, benchmarks/per_sample_conv2d.py --json output in benchmarks/results/) of the 2D speed table
+CONV2D_RUNS = [("TF 2.21, `TF_ENABLE_ONEDNN_OPTS` unset (oneDNN on here)", "per_sample_conv2d_tf_cpu_onednn_unset.json"),
+               ("TF 2.21, `TF_ENABLE_ONEDNN_OPTS=0`", "per_sample_conv2d_tf_cpu_onednn_off.json"),
+               ("JAX 0.10.2", "per_sample_conv2d_jax_cpu.json"),
+               ("PyTorch 2.13", "per_sample_conv2d_torch_cpu.json")]
 
 
 def read(path):
@@ -43,6 +48,8 @@ def table(name):
         return vectors_table(read(os.path.join(PRETRAINED, "vectors-test.json"))["rows"])
     if name == "similarity":
         return similarity_table(read(os.path.join(RESULTS, "vectors-similarity.json"))["rows"])
+    if name == "conv2d":
+        return conv_ratio_table([(label, read(os.path.join(RESULTS, file))) for label, file in CONV2D_RUNS])
     if name in EVALUATIONS:
         return evaluation_table([(label, read(os.path.join(PRETRAINED, file))) for label, file in EVALUATIONS[name]])
     raise ValueError(f"Unknown table in a `<!-- table: NAME -->` marker. Received: NAME={name!r}")
