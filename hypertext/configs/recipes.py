@@ -25,8 +25,9 @@ CONFIGS = {
                       blocks_per_stage=2, block_channels=64, bow_weight=1.0, bow_idf=True,
                       batch_size=64, epochs=8, steps_per_epoch=3000, learning_rate=3e-3, warmup_steps=300),
     # The preset `english` (data/pretrained/, model card there): the release architecture with a sentence-embedding
-    # head in the teacher's space (384-d), fine-tuned on the everyday-English corpus with distillation from
-    # all-MiniLM-L6-v2 on that head from the first step, reconstruction, the bag of tokens and latent noise.
+    # head in the teacher's space (384-d), fine-tuned on the everyday-English corpus (version 2: and WordNet's
+    # training glosses) with distillation from all-MiniLM-L6-v2 on that head from the first step, reconstruction,
+    # the bag of tokens and latent noise; the model card has both runs' commands.
     "english": Config(vocab_size=4000, num_stages=1, embed_dim=64, channels=128, latent_dim=768, pooled_latent=True,
                       blocks_per_stage=2, block_channels=64, embedding_dim=384, embedding_width=512,
                       bow_weight=1.0, bow_idf=True, distill_weight=1.0, distill_mode="direct", latent_noise=0.4,

@@ -25,7 +25,7 @@ PRESETS = {
                 "data/pretrained/README.md"),
     "english": ("hypertext-english.keras",
                 "the same architecture with a 384-d sentence-embedding head distilled from all-MiniLM-L6-v2 on "
-                "everyday English (recipe `english`); model card: data/pretrained/README-english.md"),
+                "everyday English and WordNet glosses (recipe `english`); model card: data/pretrained/README-english.md"),
 }
 
 
