@@ -18,7 +18,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MINILM = "all-MiniLM-L6-v2"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tables import MINILM  # noqa: E402
 
 
 def child(name, corpus, split, count, batch_size):
