@@ -39,6 +39,23 @@ def similarity_table(rows, reference=MINILM):
     return "\n".join(lines)
 
 
+def dev_table(rows, reference=MINILM):
+    """`benchmarks/vectors.py --task dev`'s rows as a markdown table: the judged collections' Spearman and their mean
+    (the headline), the natural pairs' mean MRR, the Bible pairs' mean Spearman, and speed against `reference`."""
+    base = next((r["speed"]["texts_per_second"] for r in rows if r["encoder"] == reference), None)
+    judged = [c for c in rows[0]["judged"] if c != "mean"]
+    lines = ["| encoder | " + " | ".join(judged) + " | **judged mean** | pairs MRR | Bible | texts/s | × MiniLM |",
+             "|---|" + "---|" * (len(judged) + 5)]
+    for r in rows:
+        speed = r["speed"]["texts_per_second"]
+        bible = r.get("bible", {}).get("mean")
+        lines.append(f"| {r['encoder']} | " + " | ".join(f"{r['judged'][c]:.1f}" for c in judged) +
+                     f" | **{r['judged']['mean']:.1f}** | {r['pairs']['mean']:.1f} | " +
+                     ("—" if bible is None else f"{bible:.1f}") + f" | {speed:,.0f} | " +
+                     (f"{speed / base:.1f}×" if base else "—") + " |")
+    return "\n".join(lines)
+
+
 def evaluation_table(results):
     """`[(label, evaluate.py --json output), ...]` as a markdown table of texts, BLEU, chrF and exact match."""
     lines = ["| held-out set | texts | BLEU | chrF | exact match |", "|---|---|---|---|---|"]

@@ -53,8 +53,8 @@ import numpy as np  # noqa: E402
 from hypertext import evaluation  # noqa: E402
 from hypertext.data import corpora  # noqa: E402
 from hypertext.data import wordnet  # noqa: E402
-from hypertext.models.objectives.teacher import TEACHER as MINILM, load_teacher  # noqa: E402
-from tables import similarity_table, vectors_table  # noqa: E402
+from hypertext.models.objectives.teacher import MPNET, TEACHER as MINILM, load_mpnet, load_teacher  # noqa: E402
+from tables import dev_table, similarity_table, vectors_table  # noqa: E402
 from timing import device_description, interleaved_median_seconds  # noqa: E402
 
 
@@ -100,19 +100,6 @@ PAIRS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
                      "bible-pairs.tsv.gz")
 
 
-def spearman(x, y):
-    """Spearman's rank correlation of two sequences: Pearson's correlation of their ranks, ties given their average
-    rank."""
-    def ranks(values):
-        _, inverse, counts = np.unique(np.asarray(values, "float64"), return_inverse=True, return_counts=True)
-        return (np.cumsum(counts) - (counts - 1) / 2)[inverse]
-
-    rx, ry = ranks(x), ranks(y)
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    denominator = np.sqrt((rx * rx).sum() * (ry * ry).sum())
-    return float((rx * ry).sum() / denominator) if denominator else 0.0
-
-
 def read_pairs(path):
     """{collection: (texts1, texts2, grades)} from a pairs TSV (collection, grade, text1, text2; a header row)."""
     collections = {}
@@ -125,18 +112,6 @@ def read_pairs(path):
         texts2.append(second)
         grades.append(float(grade))
     return collections
-
-
-def pair_scores(encode, collections):
-    """Spearman x 100 between cosine and grade, per collection and their mean, with `encode` (texts -> vectors)."""
-    scores = {}
-    for name, (texts1, texts2, grades) in collections.items():
-        a, b = encode(texts1), encode(texts2)
-        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
-        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-9)
-        scores[name] = round(100 * spearman((a * b).sum(axis=1), grades), 1)
-    scores["mean"] = round(float(np.mean(list(scores.values()))), 1)
-    return scores
 
 
 def load_model2vec(batch_size):
@@ -217,13 +192,98 @@ def run_similarity(args, names):
     for name, encode in encoders:
         start = time.perf_counter()
         memo = cached(evaluation.encode_function(encode))
-        rows.append({"encoder": name, "dim": int(memo(texts[:1]).shape[1]), "scores": pair_scores(memo, collections),
+        rows.append({"encoder": name, "dim": int(memo(texts[:1]).shape[1]), "scores": evaluation.graded_pair_scores(memo, collections),
                      "seconds": round(time.perf_counter() - start, 1)})
         print(f"# {name}: {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
     add_speeds(rows, encoders, texts, args)
     print(similarity_table(rows, MINILM))
     return {"task": "similarity", "header": header.lstrip("# "), "pairs": os.path.relpath(args.pairs),
             "notes": notes, "rows": rows}
+
+
+DEV = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "dev")
+# The order the reference encoders must come in on the headline (judged mean) for the benchmark to be used at all, and
+# the least lead of MiniLM over model2vec: the order and the gap of the human-scored STS / SICK-R benchmarks.
+VALIDATION_ORDER = (MPNET, MINILM, "model2vec (MiniLM distilled, PCA 256)", "TF-IDF (fitted on the dev texts)",
+                    "wordnet")
+VALIDATION_GAP = 5.0
+
+
+def read_dev(folder):
+    """(judged {collection: (texts1, texts2, grades)}, natural {collection: (queries, answers)}) of the dev benchmark
+    files in `folder` (`data/build_dev_everyday.py`)."""
+    judged = read_pairs(os.path.join(folder, "everyday-judged.tsv.gz"))
+    natural = {}
+    for line in corpora.iter_text_file(os.path.join(folder, "everyday-pairs.tsv.gz")):
+        collection, first, second = line.split("\t")
+        if collection != "collection":
+            queries, answers = natural.setdefault(collection, ([], []))
+            queries.append(first)
+            answers.append(second)
+    return judged, natural
+
+
+def validate(rows):
+    """Whether the headline ranks the reference encoders that ran in `VALIDATION_ORDER` (mpnet >= MiniLM, the rest
+    strictly), with MiniLM at least `VALIDATION_GAP` above model2vec; (passed, a line that says why)."""
+    score = {r["encoder"]: r["judged"]["mean"] for r in rows}
+    present = [name for name in VALIDATION_ORDER if name in score]
+    if len(present) < len(VALIDATION_ORDER):
+        return False, f"not validated: {', '.join(n for n in VALIDATION_ORDER if n not in score)} did not run"
+    ordered = all(score[a] > score[b] or (a == MPNET and score[a] >= score[b]) for a, b in zip(present, present[1:]))
+    gap = score[MINILM] - score[VALIDATION_ORDER[2]]
+    passed = ordered and gap >= VALIDATION_GAP
+    return passed, (f"validation {'passed' if passed else 'FAILED'}: order "
+                    f"{' > '.join(f'{n} {score[n]:.1f}' for n in present)} ({'as' if ordered else 'not as'} "
+                    f"required); MiniLM - model2vec = {gap:.1f} (needs >= {VALIDATION_GAP})")
+
+
+def run_dev(args, names):
+    """The dev benchmark of everyday English (docs/vectors-benchmark.md)."""
+    import hypertext
+
+    judged, natural = read_dev(args.dev)
+    bible = read_pairs(args.pairs)
+    texts = list(dict.fromkeys([t for t1, t2, _ in judged.values() for t in t1 + t2] +
+                               [t for q, a in natural.values() for t in q + a]))
+    encoders, notes = [], []
+    for name in names:
+        try:
+            model = hypertext.load(name)
+        except (ValueError, FileNotFoundError, OSError, KeyError) as e:
+            notes.append(f"{name} skipped: {str(e).splitlines()[0]}")
+            continue
+        encoders.append((name, lambda t, m=model: m.encode(t, batch_size=args.batch_size)))
+    more, more_notes = baselines(args, texts, "TF-IDF (fitted on the dev texts)", model2vec=not args.no_model2vec)
+    if not args.no_mpnet:
+        try:
+            more.insert(0, (MPNET, load_mpnet()))
+        except (ImportError, FileNotFoundError) as e:
+            more_notes.append(f"{MPNET} skipped: {e}")
+    encoders, notes = encoders + more, notes + more_notes
+    header = (f"# {device_description()}; {sum(len(c[2]) for c in judged.values()):,} judged pairs in "
+              f"{len(judged)} collections, {sum(len(c[0]) for c in natural.values()):,} natural pairs in "
+              f"{len(natural)}, {len(texts):,} texts; speed on {min(args.speed_texts, len(texts)):,} texts, "
+              f"batch {args.batch_size}")
+    print(header, flush=True)
+    for note in notes:
+        print(f"# {note}", flush=True)
+    rows = []
+    for name, encode in encoders:
+        start = time.perf_counter()
+        memo = cached(evaluation.encode_function(encode))
+        rows.append({"encoder": name, "dim": int(memo(texts[:1]).shape[1]),
+                     "judged": evaluation.graded_pair_scores(memo, judged),
+                     "pairs": evaluation.retrieval_scores(memo, natural),
+                     "bible": evaluation.graded_pair_scores(memo, bible),
+                     "seconds": round(time.perf_counter() - start, 1)})
+        print(f"# {name}: {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
+    add_speeds(rows, encoders, texts, args)
+    print(dev_table(rows, MINILM))
+    passed, line = validate(rows)
+    print(f"# {line}")
+    return {"task": "dev", "header": header.lstrip("# "), "dev": os.path.relpath(args.dev), "notes": notes,
+            "validation": {"passed": passed, "line": line}, "rows": rows}
 
 
 def run_wordnet(args, names):
@@ -250,12 +310,15 @@ def run_wordnet(args, names):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="wordnet", choices=("wordnet", "similarity"),
-                        help="wordnet: the WordNet tasks above; similarity: the general-English pairs")
+    parser.add_argument("--task", default="wordnet", choices=("wordnet", "similarity", "dev"),
+                        help="wordnet: the WordNet tasks above; similarity: the Bible pairs; dev: the everyday-English "
+                             "dev benchmark (data/dev/everyday-*.tsv.gz)")
     parser.add_argument("--model", action="append", help="a preset name or a .keras path (repeatable, or several "
                         "joined by commas; default: wordnet). The first one's tokenizer makes the noisy texts.")
     parser.add_argument("--pairs", default=PAIRS, help="--task similarity: the pairs file")
-    parser.add_argument("--no-model2vec", action="store_true", help="--task similarity: leave model2vec out")
+    parser.add_argument("--no-model2vec", action="store_true", help="--task similarity/dev: leave model2vec out")
+    parser.add_argument("--dev", default=DEV, help="--task dev: the folder of the dev benchmark's files")
+    parser.add_argument("--no-mpnet", action="store_true", help=f"--task dev: leave {MPNET} out")
     parser.add_argument("--split", default="test", choices=("validation", "test"),
                         help="test to report, validation to tune on")
     parser.add_argument("--no-minilm", action="store_true", help=f"leave {MINILM} out")
@@ -271,7 +334,8 @@ def main():
                      f"{args.batch_size}, {args.speed_texts}, {args.speed_rounds}")
 
     names = [name for value in args.model or ["wordnet"] for name in value.split(",") if name]
-    result = run_similarity(args, names) if args.task == "similarity" else run_wordnet(args, names)
+    run = {"similarity": run_similarity, "dev": run_dev, "wordnet": run_wordnet}[args.task]
+    result = run(args, names)
     print(json.dumps(result))
     if args.json:
         with open(args.json, "w") as f:

@@ -374,3 +374,52 @@ def _same_synset_metrics(vectors, labels, chosen, ks):
     num_queries = int(chosen.sum())
     return retrieval_metrics(keys[:num_queries], keys, key_labels[:num_queries], key_labels, exclude_self=True,
                              ks=ks)
+
+
+# ---- graded pairs and pair retrieval (the dev benchmark, `benchmarks/vectors.py --task dev`) ----------------------
+
+def spearman(x, y):
+    """Spearman's rank correlation of two sequences: Pearson's correlation of their ranks, ties given their average
+    rank (0 when either sequence is constant)."""
+    def ranks(values):
+        _, inverse, counts = np.unique(np.asarray(values, "float64"), return_inverse=True, return_counts=True)
+        return (np.cumsum(counts) - (counts - 1) / 2)[inverse]
+
+    rx, ry = ranks(x), ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    denominator = np.sqrt((rx * rx).sum() * (ry * ry).sum())
+    return float((rx * ry).sum() / denominator) if denominator else 0.0
+
+
+def _unit_rows(v):
+    v = np.asarray(v, "float64")
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def pair_cosines(encode, texts1, texts2):
+    """The cosine of each pair `(texts1[i], texts2[i])` under `encode` (texts -> vectors), float64 `(N,)`."""
+    return (_unit_rows(encode(list(texts1))) * _unit_rows(encode(list(texts2)))).sum(axis=1)
+
+
+def graded_pair_scores(encode, collections):
+    """Spearman x 100 between each pair's cosine and its grade, per collection, and their `mean`.
+    `collections`: `{name: (texts1, texts2, grades)}`."""
+    scores = {name: round(100 * spearman(pair_cosines(encode, t1, t2), grades), 1)
+              for name, (t1, t2, grades) in collections.items()}
+    scores["mean"] = round(float(np.mean(list(scores.values()))), 1) if scores else 0.0
+    return scores
+
+
+def retrieval_mrr(encode, queries, answers):
+    """Mean reciprocal rank of `answers[i]` among all of `answers` for `queries[i]`, by cosine (ties count against
+    the answer). With one relevant candidate per query it is also the mean average precision."""
+    similarity = _unit_rows(encode(list(queries))) @ _unit_rows(encode(list(answers))).T
+    rank = (similarity >= np.diagonal(similarity)[:, None]).sum(axis=1)
+    return float(np.mean(1.0 / rank))
+
+
+def retrieval_scores(encode, collections):
+    """`retrieval_mrr` x 100 per collection (`{name: (queries, answers)}`), and their `mean`."""
+    scores = {name: round(100 * retrieval_mrr(encode, q, a), 1) for name, (q, a) in collections.items()}
+    scores["mean"] = round(float(np.mean(list(scores.values()))), 1) if scores else 0.0
+    return scores

@@ -1,8 +1,7 @@
 """The contrastive objective (`contrastive_weight`): symmetric InfoNCE between a text and a positive of it."""
 
-from keras import ops
-
-from hypertext.models.objectives.objective import Objective, register_objective, unit
+from hypertext.models.objectives.matryoshka_distillation import pair_infonce_loss
+from hypertext.models.objectives.objective import Objective, register_objective
 
 
 @register_objective
@@ -23,10 +22,7 @@ class Contrastive(Objective):
     inputs = ("positive_ids",)
 
     def loss(self, z, z_positive):
-        logits = ops.matmul(unit(z), ops.transpose(unit(z_positive))) / self.objectives.contrastive_temperature
-        rows = ops.mean(ops.logsumexp(logits, axis=1) - ops.diagonal(logits))
-        columns = ops.mean(ops.logsumexp(logits, axis=0) - ops.diagonal(logits))
-        return (rows + columns) / 2
+        return pair_infonce_loss(z, z_positive, self.objectives.contrastive_temperature)
 
     def objective_loss(self, inputs, z, backbone, training=False, features=None):
         return self.loss(z, backbone.encode_ids(inputs["positive_ids"], training=training))

@@ -56,19 +56,25 @@ class Distillation(Objective):
 
     def similarity_loss(self, z, teacher):
         """The KL divergence of `distill_mode="similarity"` (see the class docstring)."""
-
-        def similarities(v):
-            """Row-wise log-softmax of the cosine similarities / temperature, the diagonal masked out (its
-            probability is exactly 0, so it adds nothing to the KL sum below)."""
-            v = unit(v)
-            logits = ops.matmul(v, ops.transpose(v)) / self.objectives.distill_temperature
-            return ops.log_softmax(logits - 1e9 * ops.eye(ops.shape(v)[0], dtype="float32"), axis=-1)
-
-        target = similarities(teacher)
-        return ops.mean(ops.sum(ops.exp(target) * (target - similarities(z)), axis=-1))
+        return similarity_kl(z, teacher, self.objectives.distill_temperature)
 
     def objective_loss(self, inputs, z, backbone, training=False, features=None):
         student = z
         if self.objectives.distill_mode == "direct":
             student = backbone.embed_ids(inputs["token_ids"], training=training, features=features)
         return self.loss(student, inputs["teacher_vectors"])
+
+
+def similarity_kl(student, teacher, temperature):
+    """How far a student's in-batch cosine similarities are from a teacher's: for each row `i`, both encoders' cosine
+    similarities to the other rows (`j != i`), divided by `temperature`, become softmax distributions, and the result
+    is the KL divergence from the teacher's to the student's, averaged over rows (0 when they agree)."""
+
+    def similarities(v):
+        # Row-wise log-softmax with the diagonal masked out (its probability is exactly 0, so it adds nothing).
+        v = unit(v)
+        logits = ops.matmul(v, ops.transpose(v)) / temperature
+        return ops.log_softmax(logits - 1e9 * ops.eye(ops.shape(v)[0], dtype="float32"), axis=-1)
+
+    target = similarities(teacher)
+    return ops.mean(ops.sum(ops.exp(target) * (target - similarities(student)), axis=-1))

