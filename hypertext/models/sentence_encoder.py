@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 
 from hypertext.checks import check_int
-from hypertext.tokenizers.sentencepiece_tokenizer import PAD_ID
+from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
 
 
 @keras.saving.register_keras_serializable(package="hypertext")
@@ -18,7 +18,8 @@ class SentenceEncoder(keras.layers.Layer):
     (`sentence_encoder=`) returns its vectors from `encode()`, while `encode_latent()`, `decode()` and
     `reconstruct()` keep using the backbone.
 
-    The network, for the pieces `p_1 .. p_n` of a text (pads are id 0 and are left out exactly):
+    The network, for the pieces `p_1 .. p_n` of a text (the ids up to eos, pad, unk, bos and eos, are left out
+    exactly, so the ids may end in eos as the backbone's do):
 
     - a vector per piece, `e_i = E[p_i]` (`output_dim` wide);
     - a context path that reads word order: `c_i = W2 · gelu(Conv1D_k(e)_i)`, a `kernel_size`-tap conv of width
@@ -35,13 +36,14 @@ class SentenceEncoder(keras.layers.Layer):
         output_dim: the width of the vectors.
         context_width: the width of the context conv (0: no context path, a weighted mean of piece vectors).
         kernel_size: the taps of the context conv.
-        max_length: texts longer than this many pieces are encoded from their first `max_length` pieces.
+        max_length: the longest id sequence read, eos included: a longer text is encoded from its first
+            `max_length - 1` pieces.
         matryoshka_dims: the leading widths the encoder was trained to be used at (`encode(truncate_dim=...)`);
             empty when it was not trained for truncation.
         tokenizer: its `SentencePieceTokenizer` (saved as an asset with the model).
 
     Call arguments:
-        token_ids: int `(batch, length)`, padded with 0, no eos.
+        token_ids: int `(batch, length)`, padded with 0 (an eos, or none, at the end of each text).
 
     Returns:
         float32 `(batch, output_dim)`.
@@ -59,7 +61,7 @@ class SentenceEncoder(keras.layers.Layer):
         self.output_dim = check_int("output_dim", output_dim)
         self.context_width = check_int("context_width", context_width, 0)
         self.kernel_size = check_int("kernel_size", kernel_size)
-        self.max_length = check_int("max_length", max_length)
+        self.max_length = check_int("max_length", max_length, 2)
         dims = tuple(int(d) for d in matryoshka_dims)
         if any(not 1 <= d <= output_dim for d in dims) or list(dims) != sorted(set(dims)):
             raise ValueError(f"`matryoshka_dims` must be increasing widths in [1, output_dim={output_dim}]. "
@@ -86,7 +88,7 @@ class SentenceEncoder(keras.layers.Layer):
         self.built = True
 
     def call(self, token_ids):
-        mask = ops.cast(ops.not_equal(token_ids, PAD_ID), self.compute_dtype)[..., None]
+        mask = ops.cast(token_ids > EOS_ID, self.compute_dtype)[..., None]  # pieces only: no pad, unk, bos, eos
         e = self.pieces(token_ids) * mask
         if self.context_in is not None:
             e = e + self.context_out(self.context_in(e) * mask) * mask
@@ -103,23 +105,21 @@ class SentenceEncoder(keras.layers.Layer):
             raise ValueError("This SentenceEncoder has no tokenizer: pass `tokenizer=` to encode texts.")
         return self.tokenizer
 
-    def tokenize(self, texts):
-        """`list[str]` → piece-id sequences, each cut to its first `max_length` pieces."""
-        if isinstance(texts, str):
-            raise ValueError("Pass a list of texts, not a single string. Received: a str")
-        return [ids[:self.max_length] for ids in self.require_tokenizer().encode(list(texts))]
+    @property
+    def preprocessor(self):
+        """The `HypertextPreprocessor` of this encoder's tokenizer and `max_length` (no length multiple)."""
+        from hypertext.models.hypertext_preprocessor import HypertextPreprocessor
+
+        return HypertextPreprocessor(self.tokenizer, self.max_length, 1)
 
     def encode(self, texts, batch_size=256):
         """`list[str]` → float32 `(N, output_dim)`, texts grouped by length (so the cost follows their length)."""
-        from hypertext.lengths import group_by_length, pad_batch
-
-        sequences = self.tokenize(texts)
-        out = np.zeros((len(sequences), self.output_dim), "float32")
-        lengths = [max(len(s), 1) for s in sequences]
-        for indices, length in group_by_length(lengths, batch_size, 1, self.max_length):
-            ids = pad_batch([sequences[i] for i in indices], length)
-            out[indices] = keras.ops.convert_to_numpy(self(ids))
-        return out
+        self.require_tokenizer()
+        preprocessor = self.preprocessor
+        sequences = preprocessor.first_windows(preprocessor.tokenize(texts))
+        if not sequences:
+            return np.zeros((0, self.output_dim), "float32")
+        return np.stack(preprocessor.map_by_length(self, sequences, batch_size)).astype("float32")
 
     # ---- serialisation ----------------------------------------------------------------------------------------------
     def get_config(self):

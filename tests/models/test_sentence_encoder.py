@@ -15,22 +15,23 @@ def gelu(x):
 
 
 def reference(encoder, ids):
-    """The encoder's output from its weights, text by text, in float64: only the real pieces are read."""
+    """The encoder's output from its weights, text by text, in float64: ids up to eos (pad, unk, bos, eos) are zero
+    vectors that the pool leaves out."""
     E = np.asarray(encoder.pieces.embeddings, "float64")
     L = np.asarray(encoder.piece_weights.embeddings, "float64")[:, 0]
     out = []
     for row in np.asarray(ids):
-        p = row[row != 0]
-        e = E[p]
+        real = (row > 3).astype("float64")
+        e = E[row] * real[:, None]
         if encoder.context_in is not None:
             k = np.asarray(encoder.context_in.kernel, "float64")  # (taps, in, width)
             b = np.asarray(encoder.context_in.bias, "float64")
             taps = k.shape[0]
             padded = np.pad(e, [((taps - 1) // 2, taps // 2), (0, 0)])
-            hidden = gelu(np.stack([sum(padded[t + j] @ k[j] for j in range(taps)) for t in range(len(p))]) + b)
-            e = e + hidden @ np.asarray(encoder.context_out.kernel, "float64")[0] + np.asarray(
-                encoder.context_out.bias, "float64")
-        w = np.exp(L[p])
+            hidden = gelu(np.stack([sum(padded[t + j] @ k[j] for j in range(taps)) for t in range(len(row))]) + b)
+            e = e + (hidden @ np.asarray(encoder.context_out.kernel, "float64")[0] + np.asarray(
+                encoder.context_out.bias, "float64")) * real[:, None]
+        w = np.exp(L[row]) * real
         out.append((w[:, None] * e).sum(0) / w.sum())
     return np.stack(out)
 
@@ -47,7 +48,7 @@ def test_matches_a_float64_reference_on_random_weights(context_width):
     encoder = randomized(SentenceEncoder(50, output_dim=6, context_width=context_width))
     encoder.build()
     randomized(encoder)
-    ids = np.array([[5, 9, 3, 0, 0, 0], [7, 1, 4, 4, 8, 2], [12, 0, 0, 0, 0, 0]], "int32")
+    ids = np.array([[5, 9, 3, 0, 0, 0], [7, 1, 4, 4, 8, 2], [12, 0, 0, 0, 0, 0], [6, 7, 8, 9, 10, 11]], "int32")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(encoder(ids)), reference(encoder, ids), atol=1e-5)
 
 
@@ -55,13 +56,13 @@ def test_padding_and_batch_do_not_move_a_vector():
     encoder = SentenceEncoder(40, output_dim=5, context_width=7)
     encoder.build()
     randomized(encoder, seed=3)
-    text = [4, 9, 13, 2]
+    text = [4, 9, 13, 3]  # eos-terminated
     alone = keras.ops.convert_to_numpy(encoder(np.array([text], "int32")))
     for length in (4, 5, 8, 33):
         padded = np.zeros((3, length), "int32")
         padded[0, :4] = text
         padded[1, :min(length, 4)] = [7, 7, 7, 7][:length]
-        padded[2, :length] = np.arange(length) % 39 + 1  # a long neighbour in the batch
+        padded[2, :length] = np.arange(length) % 35 + 4  # a long neighbour in the batch
         np.testing.assert_allclose(keras.ops.convert_to_numpy(encoder(padded))[0], alone[0], atol=1e-5)
 
 
@@ -113,7 +114,7 @@ def test_bad_arguments_get_one_clear_error(kwargs, message):
 
 def test_texts_need_a_tokenizer_and_a_list():
     encoder = SentenceEncoder(20, output_dim=4)
-    with pytest.raises(ValueError, match="no tokenizer"):
+    with pytest.raises(ValueError, match="has no tokenizer"):
         encoder.encode(["a"])
     tokenizer = SentencePieceTokenizer.from_texts(["a cat sat"] * 50, vocab_size=270)
     with pytest.raises(ValueError, match="list of texts"):
