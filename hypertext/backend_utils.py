@@ -1,9 +1,11 @@
 """Small helpers that need to know the Keras backend. The layers never do; tests and benchmarks do."""
 
+import functools
 import importlib.util
 import os
 
 import keras
+import numpy as np
 
 
 def value_and_grad(loss_fn, num_args):
@@ -72,3 +74,28 @@ def device_description():
 def has_tensorflow():
     """Whether TensorFlow is installed (without importing it)."""
     return importlib.util.find_spec("tensorflow") is not None
+
+
+@functools.lru_cache()
+def register_tf2onnx_erfc():
+    """Teaches tf2onnx TensorFlow's `Erfc` op as `1 - Erf`. TensorFlow's exact `gelu` (Keras' "gelu" activation)
+    is written with `erfc` in recent TensorFlow (2.21 here), which tf2onnx 1.17 cannot convert
+    (onnx/tensorflow-onnx#2347), so without this no model with a gelu exports to ONNX on TensorFlow. Runs once; a
+    no-op without tf2onnx or off TensorFlow."""
+    if keras.backend.backend() != "tensorflow":  # other backends export ONNX without tf2onnx
+        return
+    try:
+        from tf2onnx import utils
+        from tf2onnx.handler import tf_op
+    except ImportError:  # Keras' ONNX export then says what to install
+        return
+
+    @tf_op("Erfc")
+    class Erfc:  # noqa: F841  (the decorator registers it)
+        @classmethod
+        def version_9(cls, ctx, node, **kwargs):
+            node.type = "Erf"  # ONNX has Erf from opset 9
+            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+            one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype=dtype))
+            ctx.insert_new_node_on_output("Sub", node.output[0], name=utils.make_name(f"{node.name}_erfc"),
+                                          inputs=[one.output[0], node.output[0]])

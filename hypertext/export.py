@@ -15,7 +15,6 @@ The artifacts are made by Keras' own `Model.export` from a small model whose `ca
 `encode_ids` / `decode_latent`, on the TensorFlow backend (ONNX through `tf2onnx`; `pip install hypertext[export]`).
 """
 
-import functools
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from hypertext import __version__
+from hypertext.backend_utils import register_tf2onnx_erfc  # noqa: F401  (its home before; still importable here)
 from hypertext.layers.validation import check_choice
 from hypertext.lengths import bucket_lengths
 from hypertext.tokenizers.sentencepiece_tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -59,31 +59,6 @@ class _Decoder(keras.Model):
         # tests the sign bit of zeros with a Bitcast, an op ONNX lacks.
         _, ids = ops.top_k(self.autoencoder.decode_latent(z, length=length), k=1, sorted=False)
         return ops.cast(ids[..., 0], "int32")
-
-
-@functools.lru_cache()
-def register_tf2onnx_erfc():
-    """Teaches tf2onnx TensorFlow's `Erfc` op as `1 - Erf`. TensorFlow's exact `gelu` (Keras' "gelu" activation)
-    is written with `erfc` in recent TensorFlow (2.21 here), which tf2onnx 1.17 cannot convert
-    (onnx/tensorflow-onnx#2347), so without this no model with a gelu exports to ONNX on TensorFlow. Runs once; a
-    no-op without tf2onnx or off TensorFlow."""
-    if keras.backend.backend() != "tensorflow":  # other backends export ONNX without tf2onnx
-        return
-    try:
-        from tf2onnx import utils
-        from tf2onnx.handler import tf_op
-    except ImportError:  # Keras' ONNX export then says what to install
-        return
-
-    @tf_op("Erfc")
-    class Erfc:  # noqa: F841  (the decorator registers it)
-        @classmethod
-        def version_9(cls, ctx, node, **kwargs):
-            node.type = "Erf"  # ONNX has Erf from opset 9
-            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
-            one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype=dtype))
-            ctx.insert_new_node_on_output("Sub", node.output[0], name=utils.make_name(f"{node.name}_erfc"),
-                                          inputs=[one.output[0], node.output[0]])
 
 
 def side_files(path):

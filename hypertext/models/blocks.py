@@ -122,7 +122,12 @@ class AttentionPooling(keras.layers.Layer):
 
 
 class EncoderBlock(keras.layers.Layer):
-    """Pre-norm residual conv block of the encoder, `h + conv(layer_norm(h))`, with pads zeroed after it."""
+    """Pre-norm residual conv block of the encoder, `h + conv(layer_norm(h) * mask)`, with pads zeroed after it.
+
+    The norm's output is masked before the conv: `LayerNormalization` maps a zeroed pad to its `beta`, not to zero,
+    and the "same" conv reads up to `dilation_rate * (kernel_size // 2)` positions past a text's end, where it would
+    see `beta` on pads of the batch and zeros past the array's end. Masked, it sees zeros either way, so the block's
+    output on real positions does not depend on how much padding follows."""
 
     def __init__(self, channels, kernel_size, dilation_rate=1, **kwargs):
         super().__init__(**kwargs)
@@ -131,4 +136,4 @@ class EncoderBlock(keras.layers.Layer):
                                         activation="gelu", dtype=self.dtype_policy)
 
     def call(self, h, mask):
-        return (h + self.conv(self.norm(h))) * mask
+        return (h + self.conv(self.norm(h) * mask)) * mask

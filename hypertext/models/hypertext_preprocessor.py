@@ -85,14 +85,16 @@ class HypertextPreprocessor:
                 owner.append(i)
         return sequences, owner
 
-    def map_by_length(self, fn, sequences, batch_size):
+    def map_by_length(self, fn, sequences, batch_size, on_batch=None):
         """Runs `fn(ids (n, L)) -> array (n, ...)` over `sequences` (eos-terminated, each at most `max_length`) in
         batches of texts of similar length, each padded to its bucket length `L`; returns the per-text results (NumPy)
-        in input order."""
+        in input order. `on_batch(count)`, optional, is called after each batch with its number of sequences."""
         lengths = [len(s) for s in sequences]
         results = [None] * len(sequences)
         for indices, length in group_by_length(lengths, batch_size, self.length_multiple, self.max_length):
             out = keras.ops.convert_to_numpy(fn(pad_batch([sequences[i] for i in indices], length)))
             for i, row in zip(indices, out):
                 results[i] = row
+            if on_batch is not None:
+                on_batch(len(indices))
         return results

@@ -9,6 +9,7 @@ from hypertext.models.hypertext_preprocessor import HypertextPreprocessor
 from hypertext.models.latent_prior import LatentPrior
 from hypertext.models.lexicon import Lexicon
 from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
+from hypertext import vectors as vector_conventions
 
 
 @keras.saving.register_keras_serializable(package="hypertext")
@@ -71,6 +72,29 @@ class TextAutoencoder(keras.Model):
         c = self.config
         return HypertextPreprocessor(self.tokenizer, c.max_length, self.length_multiple, c.reconstruct_window)
 
+    # ---- the sentence-embedding function: `encode()`, `hypertext-encode`, the `embedding` export and calibration
+    # read the vectors only through these four members (a model with another embedding module overrides them).
+
+    @property
+    def embedding_tokenizer(self):
+        """The tokenizer whose ids `embed_ids` reads (this model's `tokenizer`)."""
+        return self.tokenizer
+
+    @property
+    def embedding_preprocessor(self):
+        """The `HypertextPreprocessor` that makes the ids `embed_ids` reads (this model's `preprocessor`)."""
+        return self.preprocessor
+
+    @property
+    def embedding_dim(self):
+        """The width of what `encode()` returns: the head's `embedding_dim`, or `latent_dim` without a head."""
+        return self.config.embedding_dim or self.config.latent_dim
+
+    def embed_ids(self, token_ids):
+        """int `(batch, length)` ids of `embedding_preprocessor` → float32 `(batch, embedding_dim)`, the vectors
+        `encode()` returns (before truncation, normalisation and quantisation)."""
+        return self.backbone.embed_ids(token_ids)
+
     def build(self, input_shape=None):
         self.backbone.build()
         self.built = True
@@ -82,7 +106,7 @@ class TextAutoencoder(keras.Model):
         if input_signature is None:
             input_signature = [keras.InputSpec(shape=(None, None), dtype="int32", name="token_ids")]
         if format == "onnx":
-            from hypertext.export import register_tf2onnx_erfc  # TensorFlow's gelu needs it
+            from hypertext.backend_utils import register_tf2onnx_erfc  # TensorFlow's gelu needs it
 
             register_tf2onnx_erfc()
         return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
@@ -119,8 +143,9 @@ class TextAutoencoder(keras.Model):
             cache[name] = fn
         return cache[name]
 
-    def encode(self, texts, batch_size=256, normalize=False):
-        """Sentence embeddings: `list[str]` → float32 `(N, dim)`. Deterministic; any N, including 0.
+    def encode(self, texts, batch_size=256, normalize=False, precision="float32", truncate_dim=None,
+               show_progress_bar=False):
+        """Sentence embeddings: `list[str]` → `(N, dim)` vectors. Deterministic; any N, including 0.
 
         `dim` is `embedding_dim` for a model with a sentence-embedding head (its output, trained for similarity),
         else `latent_dim` (z itself). `decode` reads z: `encode_latent` returns it for any model.
@@ -128,27 +153,65 @@ class TextAutoencoder(keras.Model):
         Compare vectors by cosine similarity (what `evaluate.py --noise` uses); `normalize=True` returns them scaled
         to unit L2 norm, so that a dot product is the cosine.
 
-        Texts are grouped by length, so the cost follows their length. A text longer than `max_length` pieces (eos
-        included) is encoded from its first `max_length - 1` pieces, with one warning per call giving the count."""
-        dim = self.config.embedding_dim or self.config.latent_dim
-        vectors = self._encode_with("embed", self.backbone.embed_ids, texts, batch_size, dim)
-        if normalize:
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors
+        A text's vector does not depend on the other texts of the call: alone or in a batch, it is the same (within
+        float32 round-off). Texts are grouped by length, so the cost follows their length. A text longer than
+        `max_length` pieces (eos included) is encoded from its first `max_length - 1` pieces, with one warning per
+        call giving the count.
 
-    def encode_latent(self, texts, batch_size=256):
+        Args:
+            texts: a list of strings.
+            batch_size: texts per forward pass.
+            normalize: scale each vector (after truncation) to unit length.
+            precision: "float32" (the default), "int8" or "uint8" (each dimension mapped onto 256 levels from
+                ranges calibrated on training texts, saved in the checkpoint: `calibrate_vectors`), "binary" or
+                "ubinary" (sign bits packed 8 to a byte, int8 or uint8, width `ceil(dim / 8)`); see
+                `hypertext.vectors`.
+            truncate_dim: keep the first `truncate_dim` dimensions; only for a model trained for it, which lists
+                the widths in `metadata["matryoshka_dims"]` (others refuse it).
+            show_progress_bar: a progress bar on stderr.
+        """
+        vector_conventions.finish(np.zeros((0, self.embedding_dim), "float32"), precision, truncate_dim, normalize,
+                                  self.metadata)  # every argument checked before any work
+        vectors = self._encode_with("embed", self.embed_ids, texts, batch_size, self.embedding_dim,
+                                    self.embedding_preprocessor, show_progress_bar)
+        return vector_conventions.finish(vectors, precision, truncate_dim, normalize, self.metadata)
+
+    def encode_latent(self, texts, batch_size=256, show_progress_bar=False):
         """The latents `z` of texts, float32 `(N, latent_dim)`: what `decode` reads (for a model without a
         sentence-embedding head, the same as `encode`)."""
-        return self._encode_with("encode", self.backbone.encode_ids, texts, batch_size, self.config.latent_dim)
+        return self._encode_with("encode", self.backbone.encode_ids, texts, batch_size, self.config.latent_dim,
+                                 self.preprocessor, show_progress_bar)
 
-    def _encode_with(self, name, fn, texts, batch_size, dim):
-        preprocessor = self.preprocessor
+    def _encode_with(self, name, fn, texts, batch_size, dim, preprocessor, show_progress_bar=False):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
         pieces = preprocessor.tokenize(texts)
         preprocessor.warn_long(pieces, "encoded from their first max_length - 1 pieces")
         sequences = preprocessor.first_windows(pieces)
         if not sequences:
             return np.zeros((0, dim), "float32")
-        return np.stack(preprocessor.map_by_length(self._compiled(name, fn), sequences, batch_size)).astype("float32")
+        bar = vector_conventions.Progress(len(sequences), enabled=bool(show_progress_bar))
+        rows = preprocessor.map_by_length(self._compiled(name, fn), sequences, batch_size, on_batch=bar.update)
+        bar.close()
+        return np.stack(rows).astype("float32")
+
+    def calibrate_vectors(self, texts, limit=20_000, seed=0, batch_size=256):
+        """Measures the per-dimension ranges that `encode(precision="int8" | "uint8")` maps onto 256 levels, on (a
+        seeded sample of at most `limit` of) `texts`, training texts; stores them in `metadata["vector_ranges"]`
+        (saved with the model), for the sentence embedding and for z, raw and unit-length, at the full width and
+        each declared `metadata["matryoshka_dims"]`. `train()` calls it at the end of a run. Returns the model."""
+        texts = list(texts)
+        rng = np.random.default_rng(seed)
+        chosen = sorted(rng.choice(len(texts), size=min(limit, len(texts)), replace=False)) if texts else []
+        sample = [texts[i] for i in chosen]
+        ranges = vector_conventions.calibration(
+            self._encode_with("embed", self.embed_ids, sample, batch_size, self.embedding_dim,
+                              self.embedding_preprocessor),
+            "embedding", vector_conventions.matryoshka_dims(self.metadata))
+        ranges.update(vector_conventions.calibration(self.encode_latent(sample, batch_size), "latent"))
+        self.metadata[vector_conventions.RANGES_KEY] = ranges
+        self.metadata["vector_ranges_texts"] = len(sample)
+        return self
 
     def decode(self, z, batch_size=256, lexicon=False):
         """`(N, latent_dim)` vectors → `list[str]`, decoded at `max_length` and cut at the first eos: the greedy
@@ -156,7 +219,10 @@ class TextAutoencoder(keras.Model):
         the training corpus's words (`Lexicon.decode_logits`; the model's lexicon must be fitted)."""
         z = np.asarray(z, dtype="float32")
         if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
-            raise ValueError(f"`z` must have shape (N, {self.config.latent_dim}). Received: z.shape={z.shape}")
+            hint = (f" `encode()` of this model returns its sentence embedding ({self.embedding_dim}-d), which is not "
+                    "z." if self.embedding_dim != self.config.latent_dim else "")
+            raise ValueError(f"`decode` reads latents z of shape (N, {self.config.latent_dim}), as "
+                             f"`encode_latent(texts)` returns them.{hint} Received: z.shape={z.shape}")
         tokenizer = self.preprocessor.require_tokenizer()
         if len(z) == 0:
             return []

@@ -233,15 +233,16 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
 
 
 def fit_latent_space(path, texts, seed, log=print):
-    """Fits the latent prior and builds the lexicon of the checkpoint at `path` from the training texts (see
-    `TextAutoencoder.fit_latent_space`), and rewrites it in place, atomically."""
+    """Fits the latent prior, builds the lexicon and calibrates the int8 ranges of the checkpoint at `path` from the
+    training texts (see `TextAutoencoder.fit_latent_space` and `calibrate_vectors`), and rewrites it in place,
+    atomically."""
     import hypertext
 
     start = time.time()
-    model = hypertext.load(path).fit_latent_space(texts, seed=seed)
+    model = hypertext.load(path).fit_latent_space(texts, seed=seed).calibrate_vectors(texts, seed=seed)
     save_model_atomically(model, path)
-    log(f"latent space: prior fitted and lexicon of {len(model.lexicon.words):,} words built in "
-        f"{time.time() - start:.0f}s -> {path}")
+    log(f"latent space: prior fitted, lexicon of {len(model.lexicon.words):,} words built and int8 ranges calibrated "
+        f"in {time.time() - start:.0f}s -> {path}")
 
 
 def init_piece_vectors(backbone, tokenizer, log=print):

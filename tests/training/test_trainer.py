@@ -86,11 +86,12 @@ def test_train_with_the_distillation_objective_reads_cached_teacher_vectors(tiny
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert len(history) == 2 and np.isfinite(float(history[1].split(",")[1]))
     assert any(line.startswith("embedding head: ") and "piece vectors from the teacher" in line for line in lines)
-    assert any(line.startswith("latent space: prior fitted and lexicon of") for line in lines)
+    assert any(line.startswith("latent space: prior fitted, lexicon of") for line in lines)
     model = hypertext.load(str(tmp_path / "run" / "model.keras"))
     assert model.prior.fitted and len(model.lexicon.words) > 100
     assert set(model.lexicon.words) <= {w for t in corpus[:400] for w in t.split()}
     assert len(model.sample(3, seed=0)) == 3 and model.encode(corpus[:2]).shape == (2, 6)
+    assert model.encode(corpus[:2], precision="int8").dtype == np.int8  # calibrated at the end of the run
     assert not [p for p in (tmp_path / "run").iterdir() if ".tmp" in p.name]
 
 
