@@ -30,6 +30,9 @@ class TextAutoencoder(keras.Model):
         tokenizer: a `SentencePieceTokenizer` (optional for the array API, required for the text API).
         metadata: JSON-able dict saved with the model (train.py records the corpus it trained on).
         backbone: an existing `HypertextBackbone` (shared, not copied).
+        sentence_encoder: an optional `SentenceEncoder` (with its own tokenizer): when given, `encode()` returns its
+            vectors, and `encode_latent()`, `decode()` and `reconstruct()` keep using the backbone. The widths it was
+            trained to be truncated to become `metadata["matryoshka_dims"]`.
 
     Call arguments:
         token_ids: as `HypertextBackbone`'s (the call runs the backbone).
@@ -44,7 +47,7 @@ class TextAutoencoder(keras.Model):
     ['a small domesticated carnivore']
     """
 
-    def __init__(self, config=None, tokenizer=None, metadata=None, backbone=None, **kwargs):
+    def __init__(self, config=None, tokenizer=None, metadata=None, backbone=None, sentence_encoder=None, **kwargs):
         super().__init__(**kwargs)
         if (config is None) == (backbone is None):
             raise ValueError("Pass one of `config` and `backbone`. Received: "
@@ -55,6 +58,9 @@ class TextAutoencoder(keras.Model):
         self.metadata = dict(metadata or {})
         self.prior = LatentPrior(self.config.latent_dim, name="latent_prior")
         self.lexicon = Lexicon(name="lexicon")
+        self.sentence_encoder = sentence_encoder
+        if sentence_encoder is not None and sentence_encoder.matryoshka_dims:
+            self.metadata.setdefault(vector_conventions.MATRYOSHKA_KEY, list(sentence_encoder.matryoshka_dims))
         self.built = self.backbone.built
 
     @property
@@ -77,26 +83,39 @@ class TextAutoencoder(keras.Model):
 
     @property
     def embedding_tokenizer(self):
-        """The tokenizer whose ids `embed_ids` reads (this model's `tokenizer`)."""
+        """The tokenizer whose ids `embed_ids` reads: the `sentence_encoder`'s when the model has one, else this
+        model's `tokenizer`."""
+        if self.sentence_encoder is not None:
+            return self.sentence_encoder.tokenizer
         return self.tokenizer
 
     @property
     def embedding_preprocessor(self):
-        """The `HypertextPreprocessor` that makes the ids `embed_ids` reads (this model's `preprocessor`)."""
+        """The `HypertextPreprocessor` that makes the ids `embed_ids` reads (the `sentence_encoder`'s, else this
+        model's `preprocessor`)."""
+        if self.sentence_encoder is not None:
+            return self.sentence_encoder.preprocessor
         return self.preprocessor
 
     @property
     def embedding_dim(self):
-        """The width of what `encode()` returns: the head's `embedding_dim`, or `latent_dim` without a head."""
+        """The width of what `encode()` returns: the `sentence_encoder`'s `output_dim`, else the head's
+        `embedding_dim`, or `latent_dim` without either."""
+        if self.sentence_encoder is not None:
+            return self.sentence_encoder.output_dim
         return self.config.embedding_dim or self.config.latent_dim
 
     def embed_ids(self, token_ids):
         """int `(batch, length)` ids of `embedding_preprocessor` → float32 `(batch, embedding_dim)`, the vectors
         `encode()` returns (before truncation, normalisation and quantisation)."""
+        if self.sentence_encoder is not None:
+            return self.sentence_encoder(token_ids)
         return self.backbone.embed_ids(token_ids)
 
     def build(self, input_shape=None):
         self.backbone.build()
+        if self.sentence_encoder is not None:
+            self.sentence_encoder.build()
         self.built = True
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
@@ -295,6 +314,8 @@ class TextAutoencoder(keras.Model):
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "tokenizer": None if self.tokenizer is None else keras.saving.serialize_keras_object(self.tokenizer),
             "metadata": self.metadata,
+            "sentence_encoder": (None if self.sentence_encoder is None
+                                 else keras.saving.serialize_keras_object(self.sentence_encoder)),
         }
 
     @classmethod
@@ -304,6 +325,8 @@ class TextAutoencoder(keras.Model):
             config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
         if "backbone" in config:
             config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        if config.get("sentence_encoder") is not None:
+            config["sentence_encoder"] = keras.saving.deserialize_keras_object(config["sentence_encoder"])
         # (A checkpoint written before the split has `config` (a flat config) instead of `backbone`: it builds a
         # backbone from it; `hypertext.saving.load` then maps its weights, see hypertext.saving.legacy.)
         return cls(**config)

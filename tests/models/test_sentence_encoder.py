@@ -119,3 +119,29 @@ def test_texts_need_a_tokenizer_and_a_list():
     tokenizer = SentencePieceTokenizer.from_texts(["a cat sat"] * 50, vocab_size=270)
     with pytest.raises(ValueError, match="list of texts"):
         SentenceEncoder(tokenizer.vocab_size, tokenizer=tokenizer).encode("a cat")
+
+
+def test_a_text_autoencoder_with_a_sentence_encoder(tmp_path, corpus, tiny_tokenizer, tiny_config):
+    """`encode()` returns the sentence encoder's vectors (through its own tokenizer), `encode_latent()` and
+    `reconstruct()` stay the backbone's, truncation is allowed at the trained widths, and all of it survives saving."""
+    import hypertext
+    from hypertext.models import TextAutoencoder
+
+    texts = corpus[:6]
+    own = SentencePieceTokenizer.from_texts(corpus, vocab_size=700)
+    encoder = SentenceEncoder(own.vocab_size, output_dim=8, context_width=4, matryoshka_dims=(4, 8), tokenizer=own)
+    model = TextAutoencoder(tiny_config.model, tiny_tokenizer, sentence_encoder=encoder)
+    model.build()
+    randomized(encoder, seed=2)
+    np.testing.assert_allclose(model.encode(texts), encoder.encode(texts), atol=1e-6)
+    assert model.encode_latent(texts).shape == (6, tiny_config.model.latent_dim)
+    assert model.embedding_tokenizer is own and model.metadata["matryoshka_dims"] == [4, 8]
+    np.testing.assert_allclose(model.encode(texts, truncate_dim=4), encoder.encode(texts)[:, :4], atol=1e-6)
+    with pytest.raises(ValueError, match="truncate_dim"):
+        model.encode(texts, truncate_dim=5)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = hypertext.load(str(path))
+    np.testing.assert_allclose(loaded.encode(texts), model.encode(texts), atol=1e-6)
+    np.testing.assert_allclose(loaded.encode_latent(texts), model.encode_latent(texts), atol=1e-6)
+    assert loaded.reconstruct(texts) == model.reconstruct(texts)
