@@ -272,11 +272,17 @@ def run_dev(args, names):
     for name, encode in encoders:
         start = time.perf_counter()
         memo = cached(evaluation.encode_function(encode))
-        rows.append({"encoder": name, "dim": int(memo(texts[:1]).shape[1]),
-                     "judged": evaluation.graded_pair_scores(memo, judged),
-                     "pairs": evaluation.retrieval_scores(memo, natural),
-                     "bible": evaluation.graded_pair_scores(memo, bible),
-                     "seconds": round(time.perf_counter() - start, 1)})
+        row = {"encoder": name, "dim": int(memo(texts[:1]).shape[1])}
+        if name == MPNET:
+            # The judge: its cosines are the grades, so it scores 100 on every judged collection by construction
+            # (not re-encoded); it is scored on the natural pairs like every other encoder.
+            row["judged"] = {**{c: 100.0 for c in judged}, "mean": 100.0}
+        else:
+            row["judged"] = evaluation.graded_pair_scores(memo, judged)
+            row["bible"] = evaluation.graded_pair_scores(memo, bible)
+        row["pairs"] = evaluation.retrieval_scores(memo, natural)
+        row["seconds"] = round(time.perf_counter() - start, 1)
+        rows.append(row)
         print(f"# {name}: {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
     add_speeds(rows, encoders, texts, args)
     print(dev_table(rows, MINILM))

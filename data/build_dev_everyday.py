@@ -77,7 +77,7 @@ def build(sources, judge_encode, pool_size=800, anchors=200, natural=300, seed=0
     judged, pairs = [], []
     for name, (texts, natural_pairs) in sorted(sources.items()):
         pool = sample([t for t in texts if len(t) >= MIN_CHARS], pool_size, seed)
-        if len(pool) >= 40:
+        if len(pool) >= 100:
             order = np.random.default_rng(seed).permutation(len(pool))
             pool = [pool[i] for i in order]
             judge = unit(judge_encode(pool))
@@ -110,9 +110,9 @@ def main():
     parser.add_argument("--corpus-dir", required=True,
                         help="a folder of SOURCE.dev.txt and SOURCE.pairs.dev.tsv files (the corpus's dev split)")
     parser.add_argument("--output", default=str(HERE / "dev"))
-    parser.add_argument("--pool", type=int, default=800)
-    parser.add_argument("--anchors", type=int, default=200)
-    parser.add_argument("--natural", type=int, default=300)
+    parser.add_argument("--pool", type=int, default=400)
+    parser.add_argument("--anchors", type=int, default=120)
+    parser.add_argument("--natural", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     from hypertext.models.objectives.teacher import load_mpnet

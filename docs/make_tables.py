@@ -14,7 +14,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-from tables import conv_ratio_table, evaluation_table, similarity_table, vectors_table  # noqa: E402
+from tables import conv_ratio_table, dev_table, evaluation_table, similarity_table, vectors_table  # noqa: E402
 
 PRETRAINED = os.path.join(ROOT, "data", "pretrained")
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
@@ -46,6 +46,10 @@ def table(name):
     """The markdown of the table called `name` in a marker."""
     if name == "vectors":
         return vectors_table(read(os.path.join(PRETRAINED, "vectors-test.json"))["rows"])
+    if name == "dev":
+        return dev_table(read(os.path.join(RESULTS, "vectors-dev.json"))["rows"])
+    if name == "dev_validation":
+        return read(os.path.join(RESULTS, "vectors-dev.json"))["validation"]["line"]
     if name == "similarity":
         return similarity_table(read(os.path.join(RESULTS, "vectors-similarity.json"))["rows"])
     if name == "conv2d":

@@ -75,13 +75,13 @@ def test_mining_pairs_gives_each_kind_and_no_self_pair(rng):
 def test_build_writes_judged_and_natural_collections(rng):
     build = load_script("data/build_dev_everyday.py", "build_dev_everyday")
     words = "cat dog tree house river road car book song game".split()
-    texts = [" ".join(rng.choice(words, 6)) + f" number {i}" for i in range(60)]
+    texts = [" ".join(rng.choice(words, 6)) + f" number {i}" for i in range(120)]
     pairs = [(texts[i], texts[i + 1]) for i in range(0, 58, 1)]
 
     def judge(batch):
         return np.stack([[t.count(w) for w in words] for t in batch]).astype("float64") + 0.1
 
-    judged, natural = build.build({"toy": (texts, pairs)}, judge, pool_size=50, anchors=10, natural=45, seed=1,
+    judged, natural = build.build({"toy": (texts, pairs)}, judge, pool_size=120, anchors=10, natural=45, seed=1,
                                   log=lambda *_: None)
     assert judged and all(row[0] == "toy" and -1 <= float(row[1]) <= 1 for row in judged)
     grade = float(judged[0][1])

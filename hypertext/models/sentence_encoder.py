@@ -40,6 +40,8 @@ class SentenceEncoder(keras.layers.Layer):
             `max_length - 1` pieces.
         matryoshka_dims: the leading widths the encoder was trained to be used at (`encode(truncate_dim=...)`);
             empty when it was not trained for truncation.
+        pieces_dtype: the storage dtype of the piece vectors, e.g. "float16" to halve a checkpoint (they are read
+            in the layer's compute dtype); None: the layer's dtype.
         tokenizer: its `SentencePieceTokenizer` (saved as an asset with the model).
 
     Call arguments:
@@ -55,7 +57,7 @@ class SentenceEncoder(keras.layers.Layer):
     """
 
     def __init__(self, vocabulary_size, output_dim=384, context_width=256, kernel_size=3, max_length=512,
-                 matryoshka_dims=(), tokenizer=None, **kwargs):
+                 matryoshka_dims=(), pieces_dtype=None, tokenizer=None, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = check_int("vocabulary_size", vocabulary_size, 2)
         self.output_dim = check_int("output_dim", output_dim)
@@ -68,8 +70,10 @@ class SentenceEncoder(keras.layers.Layer):
                              f"Received: matryoshka_dims={matryoshka_dims!r}")
         self.matryoshka_dims = dims
         self.tokenizer = tokenizer
+        self.pieces_dtype = pieces_dtype
         policy = self.dtype_policy
-        self.pieces = keras.layers.Embedding(vocabulary_size, output_dim, name="pieces", dtype=policy)
+        self.pieces = keras.layers.Embedding(vocabulary_size, output_dim, name="pieces",
+                                             dtype=pieces_dtype or policy)
         self.piece_weights = keras.layers.Embedding(vocabulary_size, 1, embeddings_initializer="zeros",
                                                     name="piece_weights", dtype=policy)
         self.context_in = (keras.layers.Conv1D(context_width, kernel_size, padding="same", activation="gelu",
@@ -89,7 +93,7 @@ class SentenceEncoder(keras.layers.Layer):
 
     def call(self, token_ids):
         mask = ops.cast(token_ids > EOS_ID, self.compute_dtype)[..., None]  # pieces only: no pad, unk, bos, eos
-        e = self.pieces(token_ids) * mask
+        e = ops.cast(self.pieces(token_ids), self.compute_dtype) * mask
         if self.context_in is not None:
             e = e + self.context_out(self.context_in(e) * mask) * mask
         w = ops.exp(self.piece_weights(token_ids)) * mask
@@ -121,11 +125,21 @@ class SentenceEncoder(keras.layers.Layer):
             return np.zeros((0, self.output_dim), "float32")
         return np.stack(preprocessor.map_by_length(self, sequences, batch_size)).astype("float32")
 
+    def with_pieces_dtype(self, dtype):
+        """A copy of this encoder (same weights, same tokenizer) whose piece vectors are stored as `dtype`."""
+        config = {**self.get_config(), "pieces_dtype": dtype, "tokenizer": None}
+        copy = type(self).from_config(config)
+        copy.tokenizer = self.tokenizer
+        copy.build()
+        for mine, theirs in zip(copy.weights, self.weights):
+            mine.assign(ops.cast(theirs, mine.dtype))
+        return copy
+
     # ---- serialisation ----------------------------------------------------------------------------------------------
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "output_dim": self.output_dim,
                 "context_width": self.context_width, "kernel_size": self.kernel_size, "max_length": self.max_length,
-                "matryoshka_dims": list(self.matryoshka_dims),
+                "matryoshka_dims": list(self.matryoshka_dims), "pieces_dtype": self.pieces_dtype,
                 "tokenizer": None if self.tokenizer is None else keras.saving.serialize_keras_object(self.tokenizer)}
 
     @classmethod

@@ -154,14 +154,27 @@ def train_sentence_encoder(texts, teacher, teacher_encode, vocab_size=32000, out
     return encoder
 
 
+def attach(model, encoder, texts, metadata=None, calibration_texts=20_000, pieces_dtype="float16"):
+    """`model` (a `TextAutoencoder`) given `encoder` as its `sentence_encoder` (its piece vectors stored as
+    `pieces_dtype`, which halves their size in a checkpoint), `metadata` merged into its own (with the encoder's
+    `matryoshka_dims`), and the int8 ranges calibrated anew on (a sample of) `texts`. Returns it."""
+    model.sentence_encoder = encoder.with_pieces_dtype(pieces_dtype) if pieces_dtype else encoder
+    model.metadata = {k: v for k, v in model.metadata.items() if not k.startswith("vector_ranges")}
+    model.metadata.update(metadata or {})
+    model.metadata["matryoshka_dims"] = list(encoder.matryoshka_dims)
+    return model.calibrate_vectors(texts, limit=calibration_texts)
+
+
 def main(argv=None):
+    import hypertext
     from hypertext.data import load_texts
-    from hypertext.models.objectives.teacher import load_teacher, teacher_vectors
+    from hypertext.models.objectives.teacher import TEACHER, load_teacher, teacher_vectors
 
     parser = argparse.ArgumentParser(prog="python -m hypertext.training.sentence_encoder_trainer",
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", required=True, help="corpus names or files, as for train.py --corpus")
-    parser.add_argument("--output", required=True, help="folder: sentence_encoder.keras and a log")
+    parser.add_argument("--output", required=True, help="folder: sentence_encoder.keras (and model.keras with "
+                        "--into)")
     parser.add_argument("--vocab-size", type=int, default=32000)
     parser.add_argument("--context-width", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=4)
@@ -170,6 +183,8 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=0, help="at most this many training texts (0: all)")
     parser.add_argument("--cached-only", action="store_true",
                         help="train on the texts whose teacher vectors are already cached, encode none")
+    parser.add_argument("--into", help="a preset or .keras file: also write OUTPUT/model.keras, that model holding "
+                        "the trained encoder (encode() returns its vectors)")
     args = parser.parse_args(argv)
     texts = load_texts(args.corpus, "train")
     if args.cached_only:
@@ -185,8 +200,15 @@ def main(argv=None):
                                      batch_size=args.batch_size, learning_rate=args.learning_rate)
     os.makedirs(args.output, exist_ok=True)
     path = os.path.join(args.output, "sentence_encoder.keras")
-    keras.Model(*(lambda i: (i, encoder(i)))(keras.Input((None,), dtype="int32"))).save(path)
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    keras.Model(ids, encoder(ids)).save(path)
     print(f"wrote {path}")
+    if args.into:
+        model = attach(hypertext.load(args.into), encoder, texts,
+                       {"sentence_encoder": {"corpus": args.corpus, "texts": len(texts), "teacher": TEACHER,
+                                             "vocab_size": encoder.vocabulary_size, "epochs": args.epochs}})
+        model.save(os.path.join(args.output, "model.keras"))
+        print(f"wrote {os.path.join(args.output, 'model.keras')}")
     return 0
 
 

@@ -145,3 +145,16 @@ def test_a_text_autoencoder_with_a_sentence_encoder(tmp_path, corpus, tiny_token
     np.testing.assert_allclose(loaded.encode(texts), model.encode(texts), atol=1e-6)
     np.testing.assert_allclose(loaded.encode_latent(texts), model.encode_latent(texts), atol=1e-6)
     assert loaded.reconstruct(texts) == model.reconstruct(texts)
+
+
+def test_float16_piece_storage_keeps_the_vectors_within_half_precision():
+    encoder = SentenceEncoder(30, output_dim=6, context_width=5)
+    encoder.build()
+    randomized(encoder, seed=4)
+    half = encoder.with_pieces_dtype("float16")
+    assert half.pieces.embeddings.dtype == "float16" and half.get_config()["pieces_dtype"] == "float16"
+    ids = np.array([[4, 9, 13, 3, 0], [5, 6, 7, 8, 9]], "int32")
+    full, got = (keras.ops.convert_to_numpy(e(ids)) for e in (encoder, half))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, full, rtol=2e-3, atol=2e-3)
+    assert not np.array_equal(got, full)  # the storage really is half precision
