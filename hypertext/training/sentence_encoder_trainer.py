@@ -47,6 +47,17 @@ def principal_rotation(vectors, limit=200_000, seed=0):
     return axes.astype("float32")
 
 
+def pieces_per_word(tokenizer, texts):
+    """How finely `tokenizer` cuts `texts`: `(pieces per running word, share of distinct words cut into more than one
+    piece)`, words being whitespace-separated tokens. The measure behind the encoder's vocabulary size."""
+    words = [w for t in texts for w in t.split()]
+    if not words:
+        return 0.0, 0.0
+    distinct = sorted(set(words))
+    lengths = dict(zip(distinct, map(len, tokenizer.encode(distinct))))
+    return (sum(lengths[w] for w in words) / len(words), sum(lengths[w] > 1 for w in distinct) / len(distinct))
+
+
 def piece_surfaces(tokenizer):
     """The text of every piece (SentencePiece's word-start mark made a space, then stripped); '' for the special and
     byte pieces, whose vectors are not started from the teacher."""
@@ -110,9 +121,11 @@ class DistillationBatches(keras.utils.PyDataset):
 def train_sentence_encoder(texts, teacher, teacher_encode, vocab_size=32000, output_dim=None, context_width=256,
                            kernel_size=3, matryoshka_dims=(64, 128, 256), epochs=4, batch_size=256,
                            learning_rate=2e-3, similarity_weight=1.0, temperature=0.05, max_length=128,
-                           tokenizer=None, seed=0, log=print, callbacks=()):
+                           tokenizer=None, seed=0, log=print, callbacks=(), init=None):
     """Trains a `SentenceEncoder` on `texts` and their teacher vectors `teacher` (`(N, dim)`), see the module
-    docstring; `teacher_encode` (texts → vectors) starts the piece vectors. Returns the encoder."""
+    docstring; `teacher_encode` (texts → vectors) starts the piece vectors. `init`: `(encoder, rotation)` of an
+    earlier run to go on from (its tokenizer, weights and teacher basis; steps 1 and 3 are skipped). Returns
+    `(encoder, rotation)`, the rotation being the orthogonal map from the teacher's space to the encoder's."""
     check_int("epochs", epochs, 0)
     check_int("batch_size", batch_size, 2)
     teacher = np.asarray(teacher, "float32")
@@ -124,20 +137,26 @@ def train_sentence_encoder(texts, teacher, teacher_encode, vocab_size=32000, out
         raise ValueError(f"`output_dim` must be the teacher's width, {teacher.shape[1]}. Received: "
                          f"output_dim={output_dim}")
     start = time.perf_counter()
+    if init is not None:
+        tokenizer = init[0].tokenizer
     if tokenizer is None:
         tokenizer = SentencePieceTokenizer.from_texts(texts, vocab_size=vocab_size, max_training_sentences=600_000,
                                                       seed=seed)
         log(f"tokenizer: {tokenizer.vocab_size:,} pieces in {time.perf_counter() - start:.0f} s")
     sequences = tokenizer.encode(texts)
-    rotation = principal_rotation(teacher, seed=seed)
+    if init is not None:
+        encoder, rotation = init
+        dims = encoder.matryoshka_dims
+    else:
+        rotation = principal_rotation(teacher, seed=seed)
+        dims = tuple(d for d in matryoshka_dims if d < output_dim) + (output_dim,)
+        encoder = SentenceEncoder(tokenizer.vocab_size, output_dim=output_dim, context_width=context_width,
+                                  kernel_size=kernel_size, matryoshka_dims=dims, tokenizer=tokenizer)
+        encoder.build()
+        encoder.pieces.embeddings.assign(initial_piece_vectors(tokenizer, teacher_encode, rotation, seed=seed))
+        encoder.piece_weights.embeddings.assign(sif_logits(sequences, tokenizer.vocab_size)[:, None])
+        log(f"piece vectors started from the teacher ({time.perf_counter() - start:.0f} s)")
     targets = teacher @ rotation
-    dims = tuple(d for d in matryoshka_dims if d < output_dim) + (output_dim,)
-    encoder = SentenceEncoder(tokenizer.vocab_size, output_dim=output_dim, context_width=context_width,
-                              kernel_size=kernel_size, matryoshka_dims=dims, tokenizer=tokenizer)
-    encoder.build()
-    encoder.pieces.embeddings.assign(initial_piece_vectors(tokenizer, teacher_encode, rotation, seed=seed))
-    encoder.piece_weights.embeddings.assign(sif_logits(sequences, tokenizer.vocab_size)[:, None])
-    log(f"piece vectors started from the teacher ({time.perf_counter() - start:.0f} s)")
     batches = DistillationBatches(sequences, targets, batch_size, max_length, seed=seed)
     ids = keras.Input((None,), dtype="int32", name="token_ids")
     model = keras.Model(ids, encoder(ids))
@@ -151,7 +170,23 @@ def train_sentence_encoder(texts, teacher, teacher_encode, vocab_size=32000, out
     if epochs:
         model.fit(batches, epochs=epochs, verbose=2, callbacks=list(callbacks))
     log(f"trained in {time.perf_counter() - start:.0f} s")
-    return encoder
+    return encoder, rotation
+
+
+def save_run(folder, encoder, rotation):
+    """`folder/sentence_encoder.keras` (the encoder in a one-layer model) and `folder/rotation.npy` (its teacher
+    basis), what `load_run` and `--init-from` read."""
+    os.makedirs(folder, exist_ok=True)
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    keras.Model(ids, encoder(ids)).save(os.path.join(folder, "sentence_encoder.keras"))
+    np.save(os.path.join(folder, "rotation.npy"), rotation)
+
+
+def load_run(folder):
+    """`(encoder, rotation)` from a folder that `save_run` wrote."""
+    model = keras.saving.load_model(os.path.join(folder, "sentence_encoder.keras"))
+    encoder = next(layer for layer in model.layers if isinstance(layer, SentenceEncoder))
+    return encoder, np.load(os.path.join(folder, "rotation.npy"))
 
 
 def attach(model, encoder, texts, metadata=None, calibration_texts=20_000, pieces_dtype="float16"):
@@ -183,6 +218,7 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=0, help="at most this many training texts (0: all)")
     parser.add_argument("--cached-only", action="store_true",
                         help="train on the texts whose teacher vectors are already cached, encode none")
+    parser.add_argument("--init-from", help="a folder of an earlier run (OUTPUT of this command): go on training it")
     parser.add_argument("--into", help="a preset or .keras file: also write OUTPUT/model.keras, that model holding "
                         "the trained encoder (encode() returns its vectors)")
     args = parser.parse_args(argv)
@@ -195,14 +231,12 @@ def main(argv=None):
         texts = texts[:args.limit]
     encode = load_teacher()
     teacher = teacher_vectors(texts, encode=encode)
-    encoder = train_sentence_encoder(texts, teacher, encode, vocab_size=args.vocab_size,
-                                     context_width=args.context_width, epochs=args.epochs,
-                                     batch_size=args.batch_size, learning_rate=args.learning_rate)
-    os.makedirs(args.output, exist_ok=True)
-    path = os.path.join(args.output, "sentence_encoder.keras")
-    ids = keras.Input((None,), dtype="int32", name="token_ids")
-    keras.Model(ids, encoder(ids)).save(path)
-    print(f"wrote {path}")
+    encoder, rotation = train_sentence_encoder(
+        texts, teacher, encode, vocab_size=args.vocab_size, context_width=args.context_width, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        init=load_run(args.init_from) if args.init_from else None)
+    save_run(args.output, encoder, rotation)
+    print(f"wrote {args.output}/sentence_encoder.keras and rotation.npy")
     if args.into:
         model = attach(hypertext.load(args.into), encoder, texts,
                        {"sentence_encoder": {"corpus": args.corpus, "texts": len(texts), "teacher": TEACHER,
