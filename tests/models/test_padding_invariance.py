@@ -20,14 +20,16 @@ def randomize(backbone, seed=0):
         w.assign(rng.normal(0.0, scale, size=tuple(w.shape)).astype("float32"))
 
 
-def padding_and_batch_spread(encode, sequences, long, length_multiple, max_length):
+def padding_and_batch_spread(encode, sequences, long, length_multiple, max_length, lengths=None):
     """The largest abs difference between a sequence's vector at its own shortest legal length and (a) at every
-    longer legal length, alone, (b) at max_length in a batch with `long` sequences."""
+    longer legal length (or those of `lengths`), alone, (b) at max_length in a batch with `long` sequences."""
     worst = 0.0
     for s in sequences:
         shortest = -(-len(s) // length_multiple) * length_multiple
         ref = np.asarray(encode(pad_batch([s], shortest)))[0]
         for length in range(shortest, max_length + 1, length_multiple):
+            if lengths is not None and length not in lengths:
+                continue
             worst = max(worst, float(np.abs(np.asarray(encode(pad_batch([s], length)))[0] - ref).max()))
         batch = np.asarray(encode(pad_batch([*long, s, *long], max_length)))[len(long)]
         worst = max(worst, float(np.abs(batch - ref).max()))
