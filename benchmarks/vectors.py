@@ -72,27 +72,33 @@ def cached(encode):
     return encode_cached
 
 
-def precision_note(precision):
-    return "" if precision == "float32" else f" ({precision})"
+def precision_note(precision, dequantize=False):
+    if precision == "float32":
+        return ""
+    return f" ({precision}{', dequantized' if dequantize and precision in ('int8', 'uint8') else ''})"
 
 
-def as_scored(vectors, precision):
+def as_scored(vectors, precision, ranges=None, dequantize=False):
     """Vectors of `encode(precision=...)` as the float32 arrays the tasks compare by cosine: int8 as they are, uint8
-    centred (minus 128), binary and ubinary unpacked to +-1 per bit."""
-    if precision in ("binary", "ubinary"):
-        bits = np.unpackbits(np.asarray(vectors).view(np.uint8) ^ (np.uint8(128) if precision == "binary" else 0),
-                             axis=-1)
-        return (2.0 * bits - 1.0).astype("float32")
+    centred (minus 128), binary and ubinary unpacked to +-1 per bit; with `dequantize`, int8 and uint8 mapped back to
+    values (`hypertext.vectors.dequantize`, as a scalar-quantising vector store compares them)."""
+    from hypertext import vectors as conventions
+
+    if precision in ("binary", "ubinary") or (dequantize and precision in conventions.CALIBRATED):
+        return conventions.dequantize(vectors, precision, ranges)
     vectors = np.asarray(vectors, "float32")
     return vectors - 128.0 if precision == "uint8" else vectors
 
 
 def model_encoder(model, args):
     """texts -> a hypertext model's vectors at `--precision`, as float32 to compare."""
-    from hypertext.vectors import check_precision
+    from hypertext import vectors as conventions
 
-    precision = check_precision(args.precision)
-    return lambda t: as_scored(model.encode(t, batch_size=args.batch_size, precision=precision), precision)
+    precision = conventions.check_precision(args.precision)
+    ranges = (conventions.stored_ranges(model.metadata, "embedding", False, model.embedding_dim)
+              if precision in conventions.CALIBRATED else None)
+    return lambda t: as_scored(model.encode(t, batch_size=args.batch_size, precision=precision), precision, ranges,
+                               args.dequantize)
 
 
 def load_minilm(batch_size):
@@ -227,7 +233,7 @@ def run_similarity(args, names):
         except (ValueError, FileNotFoundError, OSError, KeyError) as e:
             notes.append(f"{name} skipped: {str(e).splitlines()[0]}")
             continue
-        encoders.append((name + precision_note(args.precision), model_encoder(model, args)))
+        encoders.append((name + precision_note(args.precision, args.dequantize), model_encoder(model, args)))
     more, more_notes = baselines(args, texts, "TF-IDF (fitted on the pairs)", model2vec=not args.no_model2vec)
     encoders, notes = encoders + more, notes + more_notes
     header = (f"# {device_description()}; {len(texts):,} texts in "
@@ -256,7 +262,7 @@ def run_wordnet(args, names):
 
     models = [(hypertext.load(name), name) for name in names]
     noise_tokenizer, noise_max_length = models[0][0].tokenizer, models[0][0].config.max_length
-    encoders = [(name + precision_note(args.precision), model_encoder(model, args)) for model, name in models]
+    encoders = [(name + precision_note(args.precision, args.dequantize), model_encoder(model, args)) for model, name in models]
     more, notes = baselines(args, [r["text"] for r in wordnet.read_rows(split="train")], "TF-IDF")
     encoders += more
     header = (f"# {device_description()}; WordNet {args.split} split ({len(split_texts):,} texts); "
@@ -291,6 +297,9 @@ def main(argv=None):
     parser.add_argument("--precision", default="float32",
                         help="the hypertext models' vectors at this precision (encode(precision=...)): int8/uint8 "
                              "compared as integers, binary/ubinary as +-1 per bit (cosine = 1 - 2 * Hamming / bits)")
+    parser.add_argument("--dequantize", action="store_true",
+                        help="with --precision int8/uint8: compare the vectors mapped back to values (what a "
+                             "scalar-quantising vector store does) instead of as integers")
     args = parser.parse_args(argv)
     if min(args.batch_size, args.speed_texts, args.speed_rounds) < 1:
         parser.error("--batch-size, --speed-texts and --speed-rounds must be positive. Received: "
