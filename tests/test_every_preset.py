@@ -293,6 +293,7 @@ def test_hypertext_evaluate(preset, tmp_path, capsys):
     assert metrics["corpus"] == model.metadata["corpus"]
 
 
+@tf_only
 def test_benchmarks_vectors_runs_on_the_preset(preset, tmp_path):
     name, model = preset
     spec = importlib.util.spec_from_file_location("vectors_benchmark", os.path.join(ROOT, "benchmarks", "vectors.py"))
