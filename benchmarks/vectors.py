@@ -72,6 +72,35 @@ def cached(encode):
     return encode_cached
 
 
+def precision_note(precision, dequantize=False):
+    if precision == "float32":
+        return ""
+    return f" ({precision}{', dequantized' if dequantize and precision in ('int8', 'uint8') else ''})"
+
+
+def as_scored(vectors, precision, ranges=None, dequantize=False):
+    """Vectors of `encode(precision=...)` as the float32 arrays the tasks compare by cosine: int8 as they are, uint8
+    centred (minus 128), binary and ubinary unpacked to +-1 per bit; with `dequantize`, int8 and uint8 mapped back to
+    values (`hypertext.vectors.dequantize`, as a scalar-quantising vector store compares them)."""
+    from hypertext import vectors as conventions
+
+    if precision in ("binary", "ubinary") or (dequantize and precision in conventions.CALIBRATED):
+        return conventions.dequantize(vectors, precision, ranges)
+    vectors = np.asarray(vectors, "float32")
+    return vectors - 128.0 if precision == "uint8" else vectors
+
+
+def model_encoder(model, args):
+    """texts -> a hypertext model's vectors at `--precision`, as float32 to compare."""
+    from hypertext import vectors as conventions
+
+    precision = conventions.check_precision(args.precision)
+    ranges = (conventions.stored_ranges(model.metadata, "embedding", False, model.embedding_dim)
+              if precision in conventions.CALIBRATED else None)
+    return lambda t: as_scored(model.encode(t, batch_size=args.batch_size, precision=precision), precision, ranges,
+                               args.dequantize)
+
+
 def load_minilm(batch_size):
     """MiniLM's encode function, or None and the reason it is absent."""
     try:
@@ -179,7 +208,7 @@ def run_similarity(args, names):
         except (ValueError, FileNotFoundError, OSError, KeyError) as e:
             notes.append(f"{name} skipped: {str(e).splitlines()[0]}")
             continue
-        encoders.append((name, lambda t, m=model: m.encode(t, batch_size=args.batch_size)))
+        encoders.append((name + precision_note(args.precision, args.dequantize), model_encoder(model, args)))
     more, more_notes = baselines(args, texts, "TF-IDF (fitted on the pairs)", model2vec=not args.no_model2vec)
     encoders, notes = encoders + more, notes + more_notes
     header = (f"# {device_description()}; {len(texts):,} texts in "
@@ -299,7 +328,7 @@ def run_wordnet(args, names):
 
     models = [(hypertext.load(name), name) for name in names]
     noise_tokenizer, noise_max_length = models[0][0].tokenizer, models[0][0].config.max_length
-    encoders = [(name, lambda t, m=model: m.encode(t, batch_size=args.batch_size)) for model, name in models]
+    encoders = [(name + precision_note(args.precision, args.dequantize), model_encoder(model, args)) for model, name in models]
     more, notes = baselines(args, [r["text"] for r in wordnet.read_rows(split="train")], "TF-IDF")
     encoders += more
     header = (f"# {device_description()}; WordNet {args.split} split ({len(split_texts):,} texts); "
@@ -314,7 +343,7 @@ def run_wordnet(args, names):
     return {"header": header.lstrip("# "), "split": args.split, "notes": notes, "rows": rows}
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="wordnet", choices=("wordnet", "similarity", "dev"),
                         help="wordnet: the WordNet tasks above; similarity: the Bible pairs; dev: the everyday-English "
@@ -334,7 +363,13 @@ def main():
     parser.add_argument("--speed-rounds", type=int, default=3, help="timed passes per encoder")
     parser.add_argument("--probe-train-limit", type=int, default=20000)
     parser.add_argument("--json", help="also save the results here")
-    args = parser.parse_args()
+    parser.add_argument("--precision", default="float32",
+                        help="the hypertext models' vectors at this precision (encode(precision=...)): int8/uint8 "
+                             "compared as integers, binary/ubinary as +-1 per bit (cosine = 1 - 2 * Hamming / bits)")
+    parser.add_argument("--dequantize", action="store_true",
+                        help="with --precision int8/uint8: compare the vectors mapped back to values (what a "
+                             "scalar-quantising vector store does) instead of as integers")
+    args = parser.parse_args(argv)
     if min(args.batch_size, args.speed_texts, args.speed_rounds) < 1:
         parser.error("--batch-size, --speed-texts and --speed-rounds must be positive. Received: "
                      f"{args.batch_size}, {args.speed_texts}, {args.speed_rounds}")

@@ -1,9 +1,15 @@
-"""Exports a TextAutoencoder's encoder or decoder as an inference artifact that runs without hypertext: a TensorFlow
-SavedModel (`tf.saved_model.load`) or an ONNX file (`onnxruntime`). `hypertext-export` is the command line.
+"""Exports a TextAutoencoder's sentence embedding, encoder or decoder as an inference artifact that runs without
+hypertext: a TensorFlow SavedModel (`tf.saved_model.load`) or an ONNX file (`onnxruntime`). `hypertext-export` is
+the command line.
 
-- encoder: int32 token ids `(batch, length)`, as `model.texts_to_ids` makes them -> float32 `z`
-  `(batch, latent_dim)`, `model.encode_ids` of them. Each text padded to its length bucket, as `encode()` pads it,
-  gives `encode()`'s vectors (the model's `z` depends a little on the padding; docs/export.md).
+- embedding (the default part for a model with a sentence-embedding head): int32 token ids `(batch, length)` of the
+  embedding tokenizer -> float32 `(batch, embedding_dim)`, what `encode()` returns (`model.embed_ids`).
+- encoder (the default part otherwise): int32 token ids `(batch, length)` -> float32 `z` `(batch, latent_dim)`, what
+  `encode_latent()` returns (`model.encode_ids`).
+
+  For both, a text is its pieces, cut to the first `max_length - 1`, then eos (id 3), padded with 0 to any length
+  `L` that is a multiple of `length_multiple` with `L <= max_length` (`max_length` itself always works). A text's
+  vector does not depend on `L` nor on the other rows of the batch, so each row equals `encode()`'s vector.
 - decoder: float32 `z` `(batch, latent_dim)` and an int32 scalar `length` -> int32 token ids `(batch, length)`, the
   argmax of every position: what `decode()` detokenises (it decodes at `length = max_length`).
 
@@ -30,7 +36,7 @@ from hypertext.layers.validation import check_choice
 from hypertext.lengths import bucket_lengths
 from hypertext.tokenizers.sentencepiece_tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
-PARTS = ("encoder", "decoder")
+PARTS = ("embedding", "encoder", "decoder")
 FORMATS = ("tf_saved_model", "onnx")
 
 
@@ -44,6 +50,18 @@ class _Encoder(keras.Model):
 
     def call(self, token_ids):
         return ops.cast(self.autoencoder.encode_ids(token_ids), "float32")
+
+
+class _Embedder(keras.Model):
+    """`token_ids -> encode()'s vector` of a built TextAutoencoder (through `embed_ids`)."""
+
+    def __init__(self, autoencoder, **kwargs):
+        super().__init__(**kwargs)
+        self.autoencoder = autoencoder
+        self.built = True
+
+    def call(self, token_ids):
+        return ops.cast(self.autoencoder.embed_ids(token_ids), "float32")
 
 
 class _Decoder(keras.Model):
@@ -66,13 +84,23 @@ def side_files(path):
     return path + ".sentencepiece.model", path + ".json"
 
 
+def default_part(model):
+    """"embedding" for a model with a sentence-embedding head (`encode()` returns something other than z), else
+    "encoder"."""
+    head = model.config.embedding_dim > 0 or getattr(model, "sentence_encoder", None) is not None
+    return "embedding" if head else "encoder"
+
+
 def describe(model, part, format, path):
     """The JSON description of an export: what goes in and comes out, and how to make the ids."""
     c = model.config
     tokenizer_file, _ = side_files(path)
+    preprocessor = model.embedding_preprocessor if part == "embedding" else model.preprocessor
     latent = {"name": "z", "dtype": "float32", "shape": [None, c.latent_dim]}
     ids = {"name": "token_ids", "dtype": "int32", "shape": [None, None]}
-    if part == "encoder":
+    if part == "embedding":
+        inputs, outputs = [ids], [{"name": "embedding", "dtype": "float32", "shape": [None, model.embedding_dim]}]
+    elif part == "encoder":
         inputs, outputs = [ids], [latent]
     else:
         inputs, outputs = [latent, {"name": "length", "dtype": "int32", "shape": []}], [ids]
@@ -87,11 +115,15 @@ def describe(model, part, format, path):
             "pad_id": PAD_ID, "unk_id": UNK_ID, "bos_id": BOS_ID, "eos_id": EOS_ID,
             "add_bos": False,
             "add_eos": True,
-            "max_length": c.max_length,
-            "length_multiple": model.length_multiple,
-            "bucket_lengths": list(bucket_lengths(c.max_length, model.length_multiple)),
+            "max_length": preprocessor.max_length,
+            "length_multiple": preprocessor.length_multiple,
+            "bucket_lengths": list(bucket_lengths(preprocessor.max_length, preprocessor.length_multiple)),
+            "input": ("pieces[:max_length - 1] + [eos_id], padded with pad_id to a length L, L a multiple of "
+                      "length_multiple and at most max_length (any such L gives the same vectors)")
+            if part != "decoder" else None,
         },
         "latent_dim": c.latent_dim,
+        "embedding_dim": model.embedding_dim,
         "hypertext_version": __version__,
     }
 
@@ -124,13 +156,14 @@ def _replace(tmp, path):
     os.replace(tmp, path)
 
 
-def export(model, part, format, path, overwrite=False, verbose=False):
-    """Writes `model`'s encoder or decoder to `path` as a SavedModel folder or an ONNX file, with the SentencePiece
+def export(model, part=None, format="tf_saved_model", path=None, overwrite=False, verbose=False):
+    """Writes `model`'s sentence embedding, encoder or decoder to `path` as a SavedModel folder or an ONNX file, with the SentencePiece
     model and a JSON description beside it (see the module docstring).
 
     Args:
         model: a TextAutoencoder with its tokenizer, or a checkpoint path or preset name (`hypertext.load`).
-        part: "encoder" or "decoder".
+        part: "embedding", "encoder" or "decoder"; None: "embedding" for a model with a sentence-embedding head,
+            else "encoder" (`default_part`).
         format: "tf_saved_model" (a folder; its endpoint is `serve`) or "onnx" (a file; needs tf2onnx).
         path: where to write the artifact.
         overwrite: replace an artifact (and its side files) already at `path`; otherwise that is an error.
@@ -145,8 +178,10 @@ def export(model, part, format, path, overwrite=False, verbose=False):
         FileNotFoundError: `path`'s folder does not exist; no checkpoint at `model`.
         CheckpointError (a ValueError): `model` names a file that is not a loadable checkpoint.
     """
-    part = check_choice("part", part, PARTS)
+    part = None if part is None else check_choice("part", part, PARTS)
     format = check_choice("format", format, FORMATS)
+    if path is None:
+        raise ValueError("`path` is required: where to write the artifact. Received: path=None")
     if keras.backend.backend() != "tensorflow":
         raise ValueError("Exporting needs the TensorFlow backend (set KERAS_BACKEND=tensorflow). "
                          f"Received: backend={keras.backend.backend()}")
@@ -168,12 +203,17 @@ def export(model, part, format, path, overwrite=False, verbose=False):
         from hypertext.saving import load
 
         model = load(model)
-    if model.tokenizer is None:
+    part = default_part(model) if part is None else part
+    tokenizer = model.embedding_tokenizer if part == "embedding" else model.tokenizer
+    if tokenizer is None:
         raise ValueError("This model has no tokenizer; an export writes it beside the artifact.")
-    proto = model.tokenizer.processor.serialized_model_proto()  # a ValueError if the tokenizer has no model
+    proto = tokenizer.processor.serialized_model_proto()  # a ValueError if the tokenizer has no model
     model.build()
     c = model.config
-    if part == "encoder":
+    if part == "embedding":
+        wrapper = _Embedder(model, name="embedding")
+        signature = [keras.InputSpec(shape=(None, None), dtype="int32", name="token_ids")]
+    elif part == "encoder":
         wrapper = _Encoder(model, name="encoder")
         signature = [keras.InputSpec(shape=(None, None), dtype="int32", name="token_ids")]
     else:
@@ -187,7 +227,7 @@ def export(model, part, format, path, overwrite=False, verbose=False):
             warnings.filterwarnings("ignore", message=".*np.object", category=FutureWarning)
             wrapper.export(tmp, format=format, verbose=verbose, input_signature=signature)
         if format == "onnx":
-            _name_onnx_output(tmp, "z" if part == "encoder" else "token_ids")
+            _name_onnx_output(tmp, {"embedding": "embedding", "encoder": "z", "decoder": "token_ids"}[part])
         with open(tmp + ".spm", "wb") as f:
             f.write(proto)
         with open(tmp + ".json", "w") as f:
@@ -201,4 +241,4 @@ def export(model, part, format, path, overwrite=False, verbose=False):
                 shutil.rmtree(leftover)
             elif os.path.lexists(leftover):
                 os.remove(leftover)
-    return {"artifact": path, "tokenizer": tokenizer_file, "description": description_file}
+    return {"artifact": path, "tokenizer": tokenizer_file, "description": description_file, "part": part}

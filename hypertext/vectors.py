@@ -8,7 +8,8 @@ quantise.
 
 - `precision="float32"`: the vectors as they are.
 - `"int8"` / `"uint8"`: each dimension mapped linearly from its calibrated range `[low, high]` onto 256 levels
-  (`int8`: -128..127, `uint8`: 0..255), values outside the range clipped. The ranges are per-dimension minima and
+  (`int8`: -128..127, `uint8`: 0..255), values outside the range clipped (a dimension constant on the calibration
+  texts gets the middle level, 0 in int8). `dequantize` maps levels back to values. The ranges are per-dimension minima and
   maxima of vectors of training texts, measured once by `calibrate` and saved in the checkpoint's metadata
   (`metadata["vector_ranges"]`), one set for each kind of vector (`embedding`, `latent`), raw and unit-length, at
   each width the model can be truncated to.
@@ -129,9 +130,29 @@ def quantize(vectors, precision, ranges=None):
         packed = np.packbits(vectors > 0, axis=-1)
         return (packed.astype(np.int16) - 128).astype(np.int8) if precision == "binary" else packed
     low, high = (np.asarray(r, "float32") for r in ranges)
-    steps = np.maximum(high - low, 1e-12) / 255.0
-    levels = np.clip(np.floor((vectors - low) / steps), 0, 255)
+    width = high - low
+    live = width > 1e-12  # a dimension that was constant on the calibration texts carries nothing: the middle level
+    steps = np.where(live, width, 1.0) / 255.0
+    levels = np.where(live, np.clip(np.floor((vectors - low) / steps), 0, 255), 128)
     return (levels - 128).astype(np.int8) if precision == "int8" else levels.astype(np.uint8)
+
+
+def dequantize(vectors, precision, ranges=None):
+    """int8/uint8 vectors of `quantize` → float32 approximations of the originals (each level's midpoint in its
+    dimension's range), as scalar-quantising vector stores compare them; binary/ubinary → +-1 per bit (float32,
+    `8 * bytes` wide); float32 as it is. (Comparing int8 vectors as integers weighs every dimension by the inverse of
+    its range; this undoes that.)"""
+    precision = check_precision(precision)
+    vectors = np.asarray(vectors)
+    if precision == "float32":
+        return vectors.astype("float32")
+    if precision in ("binary", "ubinary"):
+        raw = vectors.view(np.uint8) ^ np.uint8(128) if precision == "binary" else vectors.astype(np.uint8)
+        return (2.0 * np.unpackbits(raw, axis=-1) - 1.0).astype("float32")
+    low, high = (np.asarray(r, "float32") for r in ranges)
+    levels = vectors.astype("float32") + (128.0 if precision == "int8" else 0.0)
+    width = high - low
+    return np.where(width > 1e-12, low + (levels + 0.5) * width / 255.0, low).astype("float32")
 
 
 def finish(vectors, precision="float32", truncate_dim=None, normalize=False, metadata=None, kind="embedding"):

@@ -119,7 +119,7 @@ def exported(tiny_model, tmp_path_factory):
     model = tiny_model
     folder = str(tmp_path_factory.mktemp("export"))
     written = {}
-    for part in export.PARTS:
+    for part in ("encoder", "decoder"):  # (embedding: tests/test_every_preset.py)
         for fmt in FORMATS:
             path = os.path.join(folder, part + (".onnx" if fmt == "onnx" else ""))
             written[part, fmt] = export.export(model, part, fmt, path)
@@ -266,7 +266,7 @@ def test_a_functional_model_with_a_hyper_conv_exports(fmt, rng, tmp_path):
 
 
 def test_bad_arguments_are_one_keras_style_error(tiny_model, tmp_path):
-    with pytest.raises(ValueError, match=r"^`part` must be one of 'encoder', 'decoder'. Received: part='middle'$"):
+    with pytest.raises(ValueError, match=r"^`part` must be one of 'embedding', 'encoder', 'decoder'. Received: part='middle'$"):
         export.export(tiny_model, "middle", "onnx", str(tmp_path / "a"))
     with pytest.raises(ValueError,
                        match=r"^`format` must be one of 'tf_saved_model', 'onnx'. Received: format='tflite'$"):
@@ -284,7 +284,7 @@ def model_path(tiny_model, tmp_path_factory):
 def test_the_command_line(model_path, tmp_path, capsys):
     out = str(tmp_path / "encoder")
     args = ["--model", model_path, "--part", "encoder", "--output", out]
-    cases = [(["--part", "middle"], "`part` must be one of 'encoder', 'decoder'. Received: part='middle'"),
+    cases = [(["--part", "middle"], "`part` must be one of 'embedding', 'encoder', 'decoder'. Received: part='middle'"),
              (["--format", "tflite"], "`format` must be one of 'tf_saved_model', 'onnx'. Received: format='tflite'"),
              (["--model", str(tmp_path / "missing.keras")], "No checkpoint at '"),
              (["--output", str(tmp_path / "no" / "folder")], "The output folder of ")]

@@ -44,7 +44,9 @@ class Lexicon(keras.layers.Layer):
     def set_words(self, words):
         """Replaces the words."""
         self.words = sorted(set(words))
-        self._tries = {}  # one trie per tokenizer (and the word set), built on first use
+        # one trie per tokenizer (and the word set), built on first use; set past Keras' and TensorFlow's attribute
+        # tracking, which would otherwise try (and fail) to save its int-keyed dicts in an exported SavedModel
+        object.__setattr__(self, "_tries", {})
 
     @classmethod
     def from_texts(cls, texts, min_count=1, **kwargs):

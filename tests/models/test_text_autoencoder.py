@@ -113,7 +113,8 @@ def test_text_api(tiny_config, tiny_tokenizer, corpus):
 
 def test_text_api_errors(tiny_config, tiny_tokenizer):
     model = text_model(tiny_config, tiny_tokenizer)
-    with pytest.raises(ValueError, match=r"`z` must have shape \(N, 16\). Received: z.shape=\(2, 3\)"):
+    with pytest.raises(ValueError, match=r"^`decode` reads latents z of shape \(N, 16\), as `encode_latent\(texts\)` "
+                                         r"returns them\. Received: z.shape=\(2, 3\)$"):
         model.decode(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"list of texts, not a single string"):
         model.encode("a cat")
