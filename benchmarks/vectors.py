@@ -282,7 +282,7 @@ def run_dev(args, names):
         except (ValueError, FileNotFoundError, OSError, KeyError) as e:
             notes.append(f"{name} skipped: {str(e).splitlines()[0]}")
             continue
-        encoders.append((name, lambda t, m=model: m.encode(t, batch_size=args.batch_size)))
+        encoders.append((name + precision_note(args.precision, args.dequantize), model_encoder(model, args)))
     more, more_notes = baselines(args, texts, "TF-IDF (fitted on the dev texts)", model2vec=not args.no_model2vec)
     if not args.no_mpnet:
         try:
