@@ -1,0 +1,309 @@
+"""Builds data/registers/, a corpus of everyday English registers (dialogue, questions, encyclopedic and how-to prose),
+one set of files per source, with its natural pairs.
+
+    python data/build_registers.py --source SOURCE --input PATH [--handoff DIR]   # sources: ORDER
+
+PATH is the source's public GitHub repository, either a checkout or a bare git directory (read at `--commit`,
+HEAD by default, without a work tree), or a folder of downloaded files (data/README.md has the commands). Every
+source is read as documents (a dialogue, an article, a question with its paragraph); each document goes whole to
+`train`, `dev` or `test` (about 97 / 1.5 / 1.5) by a stable hash of the source and the document's id
+(`split_of_document`), so the turns of one dialogue, or a question and its paragraph, never straddle splits.
+
+Texts are cut to 20-400 characters (long ones into sentences or groups of sentences), whitespace normalised,
+filtered (`corpus_tools.acceptable`, without requiring a capital: dialogue is often typed in lower case) and
+deduplicated case-insensitively, also against the sources before them in ORDER and against the shipped everyday and
+English corpora. A text met in documents of several splits is kept in one only: train if any of its documents is a
+training one, else dev, else test; so no dev or test text is ever a training text. Pairs (a turn and its reply, a
+question and the sentence of its paragraph holding the answer, a question and its disfluent rewording) are written
+with the split of their document; a dev or test pair that is also a training pair is dropped.
+
+Outputs, for each source, in data/registers/: SOURCE.{train,dev,test}.txt.gz (one text per line, in a seeded
+hash order) and, if it has pairs, SOURCE.pairs.tsv.gz (split, text_a, text_b, kind; with a header row), written with a
+fixed gzip header so that a rebuild from the same input is byte-identical; SOURCE.inputs (the files read, with their
+git blob ids) and the list SOURCES, which `load_texts("registers")` reads. `--handoff DIR` also writes plain
+SOURCE.SPLIT.txt and SOURCE.pairs.SPLIT.tsv files there (each under a temporary name, then renamed) and appends a line
+with the counts to DIR/READY.
+
+Held out, never read by any source (`check_not_held_out` refuses them by name): Debian's fortune packages, SemEval
+STS 2012-2016, STS-B, SICK, the Microsoft Research Paraphrase Corpus, TREC and WikiQA, caption collections
+(Flickr8k/30k, MSCOCO, PASCAL, MSR-Video) and the NLI sets built on them (SNLI, MultiNLI mixes).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import subprocess
+
+from corpus_tools import acceptable, hash_ordered, normalize, passages, read_texts, write_texts
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DIR = os.path.join(HERE, "registers")
+SEED = 20261202
+SPLITS = ("train", "dev", "test")
+DEV_PER_MILLE, TEST_PER_MILLE = 15, 15
+ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa")
+# Names of held-out collections (and of sets built from them), matched against every input path and source name.
+HELD_OUT = re.compile(r"fortune|(^|[^a-z])sts([^a-z]|$)|sts-?b|semeval|(^|[^a-z])sick([^a-z]|$)|msrp|paraphrase.?corpus|"
+                      r"(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|pascal|msr.?vtt|msvd|caption|"
+                      r"snli|multinli|mnli|(^|[^a-z])nli([^a-z]|$)", re.I)
+
+
+def check_not_held_out(name):
+    """Raises ValueError if `name` (a source, a path) names a held-out collection."""
+    if HELD_OUT.search(str(name)):
+        raise ValueError(f"`name` names a held-out collection, which no source may read. Received: name={name!r}")
+
+
+def split_of_document(source, doc_id):
+    """`train`, `dev` or `test` (about 97 / 1.5 / 1.5) from a stable SHA-256 hash of the source and document id."""
+    digest = hashlib.sha256(f"registers:{source}:{doc_id}".encode("utf-8")).digest()
+    bucket = int.from_bytes(digest[:8], "big") % 1000
+    return "dev" if bucket < DEV_PER_MILLE else "test" if bucket < DEV_PER_MILLE + TEST_PER_MILLE else "train"
+
+
+class Files:
+    """The files of an input: a folder (a checkout, or downloaded files) or a bare git directory read at `commit`.
+
+    Attributes:
+        paths: {relative path: blob id (git) or None (folder)}, of the files that can be read.
+    """
+
+    def __init__(self, root, commit="HEAD"):
+        if not os.path.isdir(root):
+            raise ValueError(f"`input` must be a folder or a git directory. Received: input={root!r}")
+        self.root, self.git, self.used = root, None, {}
+        if os.path.isfile(os.path.join(root, "HEAD")) and os.path.isdir(os.path.join(root, "objects")):
+            self.git = root
+        elif os.path.isdir(os.path.join(root, ".git")) and commit != "HEAD":
+            self.git = os.path.join(root, ".git")
+        self.paths = {}
+        if self.git:
+            listing = subprocess.run(["git", "--git-dir", self.git, "ls-tree", "-r", "-l", "-z", commit],
+                                     check=True, capture_output=True).stdout.decode("utf-8")
+            for entry in listing.split("\0"):
+                if entry:
+                    meta, path = entry.split("\t", 1)
+                    _, kind, blob, size = meta.split()
+                    if kind == "blob" and size != "-":
+                        self.paths[path] = blob
+        else:
+            for folder, _, names in os.walk(root):
+                for name in names:
+                    path = os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
+                    self.paths[path] = None
+
+    def matching(self, pattern):
+        """The paths that match the regular expression `pattern` (whole path), sorted, that can be read."""
+        return sorted(p for p in self.paths if re.fullmatch(pattern, p) and self.readable(p))
+
+    def readable(self, path):
+        if not self.git:
+            return True
+        result = subprocess.run(["git", "--git-dir", self.git, "cat-file", "-e", self.paths[path]],
+                                capture_output=True)
+        return result.returncode == 0  # a snapshot may lack large blobs
+
+    def read(self, path):
+        check_not_held_out(path)
+        self.used[path] = self.paths[path]
+        if self.git:
+            return subprocess.run(["git", "--git-dir", self.git, "cat-file", "blob", self.paths[path]],
+                                  check=True, capture_output=True).stdout
+        with open(os.path.join(self.root, path), "rb") as f:
+            return f.read()
+
+    def json(self, path):
+        return json.loads(self.read(path).decode("utf-8"))
+
+
+def texts_of(utterance):
+    """The acceptable texts of one utterance: itself if it fits, else its sentences (or groups of them)."""
+    text = normalize(str(utterance))
+    return [p for p in passages(text) if acceptable(p, capitalised=False)]
+
+
+def whole(utterance):
+    """The utterance as one acceptable text, or None (too long, too short, not English...)."""
+    text = normalize(str(utterance))
+    return text if acceptable(text, capitalised=False) else None
+
+
+def dialogue(doc_id, turns):
+    """A document of a dialogue: every turn's texts, and each turn paired with the reply that follows it."""
+    texts = [t for turn in turns for t in texts_of(turn)]
+    pairs = []
+    for a, b in zip(turns, turns[1:]):
+        a, b = whole(a), whole(b)
+        if a and b and a.casefold() != b.casefold():
+            pairs.append((a, b, "reply"))
+    return doc_id, texts, pairs
+
+
+def read_sgd(files):
+    """The Schema-Guided Dialogue dataset (dstc8-schema-guided-dialogue): SPLIT/dialogues_NNN.json, lists of
+    dialogues with `dialogue_id` and `turns` (each with an `utterance`)."""
+    for path in files.matching(r"(train|dev|test)/dialogues_\d+\.json"):
+        for d in files.json(path):
+            yield dialogue(f"{path.split('/')[0]}/{d['dialogue_id']}", [t["utterance"] for t in d["turns"]])
+
+
+def read_taskmaster(files):
+    """Taskmaster-1 to -4 (google-research-datasets/Taskmaster): JSON lists of conversations with
+    `conversation_id` and `utterances` (each with a `text`); the reward and split files are not read."""
+    for path in files.matching(r"TM-\d-\d+/(data/[^/]+|self-dialogs|woz-dialogs)\.json"):
+        for c in files.json(path):
+            yield dialogue(c["conversation_id"], [u["text"] for u in c["utterances"]])
+
+
+def read_topical_chat(files):
+    """Topical-Chat (alexa/Topical-Chat): conversations/*.json, {id: {"content": [{"message": ...}, ...]}}; the
+    reading sets (newspaper and Wikipedia extracts) are not read."""
+    for path in files.matching(r"conversations/[^/]+\.json"):
+        for conversation_id, c in sorted(files.json(path).items()):
+            yield dialogue(conversation_id, [m["message"] for m in c["content"]])
+
+
+def read_disfl_qa(files):
+    """Disfl-QA (google-research-datasets/Disfl-QA): {id: {"original": question, "disfluent": rewording}}; the
+    question is a text, and each pair is (disfluent rewording, original question)."""
+    for path in files.matching(r"(train|dev|test)\.json"):
+        for question_id, q in sorted(files.json(path).items()):
+            original, disfluent = whole(q["original"]), whole(q["disfluent"])
+            texts = [original] if original else []
+            pairs = [(disfluent, original, "disfluent")] if original and disfluent else []
+            yield question_id, texts, pairs
+
+
+READERS = {"sgd": read_sgd, "taskmaster": read_taskmaster, "topical_chat": read_topical_chat,
+           "disfl_qa": read_disfl_qa}
+
+
+def assign(source, documents, seen=()):
+    """Splits `documents` ((doc_id, texts, pairs), from a reader) into texts and pairs per split.
+
+    Args:
+        source: the source's name (part of each document's split hash).
+        documents: an iterable of (doc_id, texts, pairs), pairs as (text_a, text_b, kind).
+        seen: casefolded texts to leave out (those of earlier sources and other corpora).
+
+    Returns:
+        ({split: sorted list of texts}, {split: sorted list of (text_a, text_b, kind)}). Each text is in one split
+        only, case-insensitively: train if any of its documents is a training one, else dev, else test.
+    """
+    rank = {split: i for i, split in enumerate(SPLITS)}
+    best = {}  # casefolded text -> (rank of its split, the text as first met in sorted order)
+    pair_split = {}
+    for doc_id, texts, pairs in documents:
+        split = split_of_document(source, doc_id)
+        for text in texts:
+            key = text.casefold()
+            if key in seen:
+                continue
+            old = best.get(key)
+            if old is None or (rank[split], text) < old:
+                best[key] = (rank[split], text)
+        for a, b, kind in pairs:
+            key = (a, b, kind)
+            if key not in pair_split or rank[split] < rank[pair_split[key]]:
+                pair_split[key] = split
+    texts = {split: [] for split in SPLITS}
+    for r, text in best.values():
+        texts[SPLITS[r]].append(text)
+    pairs = {split: [] for split in SPLITS}
+    for pair, split in pair_split.items():
+        pairs[split].append(pair)
+    return {s: sorted(t) for s, t in texts.items()}, {s: sorted(p) for s, p in pairs.items()}
+
+
+def shipped_texts(out_dir, before):
+    """The casefolded texts of the shipped everyday and English corpora and of the register sources `before`."""
+    paths = [os.path.join(HERE, "english", "texts.txt.gz")]
+    everyday = os.path.join(HERE, "everyday")
+    if os.path.isfile(os.path.join(everyday, "SOURCES")):
+        with open(os.path.join(everyday, "SOURCES"), encoding="utf-8") as f:
+            paths += [os.path.join(everyday, f"{name.strip()}.txt.gz") for name in f if name.strip()]
+    for name in before:
+        for split in SPLITS:
+            path = os.path.join(out_dir, f"{name}.{split}.txt.gz")
+            if not os.path.isfile(path):
+                raise SystemExit(f"Build {name!r} first: the sources after it leave out its texts.")
+            paths.append(path)
+    return {text.casefold() for path in paths if os.path.isfile(path) for text in read_texts(path)}
+
+
+def pair_lines(pairs):
+    return ["\t".join(p) for p in pairs]
+
+
+def _atomic_write(path, lines):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(f"{line}\n" for line in lines)
+    os.replace(tmp, path)
+
+
+def handoff(name, texts, pairs, folder):
+    """Writes plain UTF-8 copies of a source's splits into `folder` (each complete before it appears under its
+    name) and appends a line with the counts to folder/READY."""
+    os.makedirs(folder, exist_ok=True)
+    for split in SPLITS:
+        _atomic_write(os.path.join(folder, f"{name}.{split}.txt"), texts[split])
+        if any(pairs.values()):
+            _atomic_write(os.path.join(folder, f"{name}.pairs.{split}.tsv"), pair_lines(pairs[split]))
+    counts = " ".join(f"{split}={len(texts[split])}" for split in SPLITS)
+    if any(pairs.values()):
+        counts += " " + " ".join(f"pairs.{split}={len(pairs[split])}" for split in SPLITS)
+    with open(os.path.join(folder, "READY"), "a", encoding="utf-8") as f:
+        f.write(f"{name} {counts}\n")
+
+
+def build_source(name, files, out_dir=DEFAULT_DIR, seed=SEED, handoff_dir=None):
+    """Reads source `name` from `files` (a `Files`) and writes its files into `out_dir`; returns
+    ({split: text count}, {split: pair count})."""
+    if name not in READERS:
+        raise ValueError(f"`source` must be one of {', '.join(ORDER)}. Received: source={name!r}")
+    check_not_held_out(name)
+    seen = shipped_texts(out_dir, ORDER[:ORDER.index(name)])
+    texts, pairs = assign(name, READERS[name](files), seen)
+    # Dev/test pairs that are also training pairs (a generic exchange repeated in many dialogues) are dropped.
+    train_pairs = set(pairs["train"])
+    for split in ("dev", "test"):
+        pairs[split] = [p for p in pairs[split] if p not in train_pairs]
+    os.makedirs(out_dir, exist_ok=True)
+    for split in SPLITS:
+        write_texts(hash_ordered(texts[split], seed), os.path.join(out_dir, f"{name}.{split}.txt.gz"))
+    pairs_path = os.path.join(out_dir, f"{name}.pairs.tsv.gz")
+    if any(pairs.values()):
+        rows = [f"{split}\t{line}" for split in SPLITS for line in pair_lines(hash_ordered(pairs[split], seed))]
+        write_texts(["split\ttext_a\ttext_b\tkind"] + rows, pairs_path)
+    elif os.path.exists(pairs_path):
+        os.remove(pairs_path)
+    with open(os.path.join(out_dir, f"{name}.inputs"), "w", encoding="utf-8") as f:
+        f.writelines(f"{blob or '-'} {path}\n" for path, blob in sorted(files.used.items()))
+    with open(os.path.join(out_dir, "SOURCES"), "w", encoding="utf-8") as f:
+        f.writelines(f"{source}\n" for source in ORDER
+                     if os.path.isfile(os.path.join(out_dir, f"{source}.train.txt.gz")))
+    if handoff_dir:
+        handoff(name, texts, pairs, handoff_dir)
+    return {s: len(t) for s, t in texts.items()}, {s: len(p) for s, p in pairs.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", required=True, choices=ORDER)
+    parser.add_argument("--input", required=True, help="the source's repository (a checkout or a bare git "
+                        "directory) or folder of downloaded files")
+    parser.add_argument("--commit", default="HEAD", help="for a git input: the commit to read")
+    parser.add_argument("--out-dir", default=DEFAULT_DIR)
+    parser.add_argument("--handoff", help="also write plain per-split files into this folder, and append to READY")
+    args = parser.parse_args()
+    check_not_held_out(args.input)
+    files = Files(args.input, args.commit)
+    texts, pairs = build_source(args.source, files, args.out_dir, handoff_dir=args.handoff)
+    print(f"{args.source}: texts {texts}, pairs {pairs} -> {args.out_dir}")
+
+
+if __name__ == "__main__":
+    main()
