@@ -31,10 +31,12 @@ STS 2012-2016, STS-B, SICK, the Microsoft Research Paraphrase Corpus, TREC and W
 
 import argparse
 import hashlib
+import html
 import json
 import os
 import re
 import subprocess
+import zipfile
 
 from corpus_tools import acceptable, hash_ordered, normalize, passages, read_texts, write_texts
 
@@ -43,10 +45,11 @@ DEFAULT_DIR = os.path.join(HERE, "registers")
 SEED = 20261202
 SPLITS = ("train", "dev", "test")
 DEV_PER_MILLE, TEST_PER_MILLE = 15, 15
-ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa")
+ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals")
 # Names of held-out collections (and of sets built from them), matched against every input path and source name.
 HELD_OUT = re.compile(r"fortune|(^|[^a-z])sts([^a-z]|$)|sts-?b|semeval|(^|[^a-z])sick([^a-z]|$)|msrp|paraphrase.?corpus|"
-                      r"(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|pascal|msr.?vtt|msvd|caption|"
+                      r"(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|pascal.?(sentence|50s?)|"
+                      r"msr.?vtt|msvd|video.?caption|"
                       r"snli|multinli|mnli|(^|[^a-z])nli([^a-z]|$)", re.I)
 
 
@@ -71,9 +74,13 @@ class Files:
     """
 
     def __init__(self, root, commit="HEAD"):
+        self.root, self.git, self.zip, self.used = root, None, None, {}
+        if os.path.isfile(root) and zipfile.is_zipfile(root):  # a wheel
+            self.zip = zipfile.ZipFile(root)
+            self.paths = {name: None for name in self.zip.namelist() if not name.endswith("/")}
+            return
         if not os.path.isdir(root):
-            raise ValueError(f"`input` must be a folder or a git directory. Received: input={root!r}")
-        self.root, self.git, self.used = root, None, {}
+            raise ValueError(f"`input` must be a folder, a git directory or a wheel. Received: input={root!r}")
         if os.path.isfile(os.path.join(root, "HEAD")) and os.path.isdir(os.path.join(root, "objects")):
             self.git = root
         elif os.path.isdir(os.path.join(root, ".git")) and commit != "HEAD":
@@ -99,7 +106,7 @@ class Files:
         return sorted(p for p in self.paths if re.fullmatch(pattern, p) and self.readable(p))
 
     def readable(self, path):
-        if not self.git:
+        if not self.git or not self.paths[path]:
             return True
         result = subprocess.run(["git", "--git-dir", self.git, "cat-file", "-e", self.paths[path]],
                                 capture_output=True)
@@ -108,6 +115,8 @@ class Files:
     def read(self, path):
         check_not_held_out(path)
         self.used[path] = self.paths[path]
+        if self.zip:
+            return self.zip.read(path)
         if self.git:
             return subprocess.run(["git", "--git-dir", self.git, "cat-file", "blob", self.paths[path]],
                                   check=True, capture_output=True).stdout
@@ -176,8 +185,53 @@ def read_disfl_qa(files):
             yield question_id, texts, pairs
 
 
+def read_chitchat(files):
+    """The Chit-Chat dataset (PyPI chitchat-dataset, MIT): dataset.json, {id: {"messages": [[message, ...], ...]}},
+    each inner list the consecutive messages of one speaker (a turn), joined."""
+    for path in files.matching(r"(.*/)?chitchat_dataset/dataset\.json"):
+        for conversation_id, c in sorted(files.json(path).items()):
+            turns = [" ".join(str(m["text"]) for m in turn) for turn in c["messages"]]
+            yield dialogue(conversation_id, turns)
+
+
+# Language tags of translated manuals, in a path component or a file name (`html/fr-FR/`, `guide-de/`, `x.de.html`).
+_TRANSLATED = re.compile(r"(?:^|[/._-])(?:ar|bg|ca|cs|da|de|el|es|et|eu|fa|fi|fr|gl|he|hr|hu|id|it|ja|kk|ko|lt|lv|nb|"
+                         r"nl|nn|pl|pt|ro|ru|sk|sl|sr|sv|ta|th|tr|uk|vi|zh)(?:[_-][A-Za-z]{2,4})?(?=[/._-]|$)")
+_BLOCK = re.compile(r"<(p|li|dd|td)\b[^>]*>(.*?)</\1\s*>", re.S | re.I)
+_SKIP = re.compile(r"<(script|style|pre|code|kbd|tt|samp)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+
+
+_PAGE_INFO = re.compile(r"(Title is|This page is|Module|Help ID|Bookmark)s?: ")  # LibreOffice's page metadata
+
+
+def html_paragraphs(page):
+    """The text of each paragraph, list item, definition and table cell of an HTML page, without markup; code,
+    preformatted blocks, scripts and styles are left out."""
+    page = _SKIP.sub(" ", page)
+    out = []
+    for _, block in _BLOCK.findall(page):
+        if re.search(r"<(p|li|dd|td)\b", block, re.I):
+            continue  # a container: its inner blocks are found on their own
+        out.append(html.unescape(re.sub(r"<[^>]+>", " ", block)))
+    return out
+
+
+def read_manuals(files):
+    """User manuals of Debian packages, unpacked (`dpkg-deb -x`): every English HTML page (translations, by their
+    language tag, are left out) is a document; its paragraphs' acceptable sentences are the texts."""
+    for path in files.matching(r".*\.html?"):
+        if _TRANSLATED.search(path):
+            continue
+        texts = []
+        for paragraph in html_paragraphs(files.read(path).decode("utf-8", errors="replace")):
+            text = normalize(paragraph)
+            if not _PAGE_INFO.match(text):
+                texts += [p for p in passages(text) if acceptable(p)]
+        yield path, texts, []
+
+
 READERS = {"sgd": read_sgd, "taskmaster": read_taskmaster, "topical_chat": read_topical_chat,
-           "disfl_qa": read_disfl_qa}
+           "disfl_qa": read_disfl_qa, "chitchat": read_chitchat, "manuals": read_manuals}
 
 
 def assign(source, documents, seen=()):
