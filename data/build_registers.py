@@ -47,7 +47,7 @@ DEFAULT_DIR = os.path.join(HERE, "registers")
 SEED = 20261202
 SPLITS = ("train", "dev", "test")
 DEV_PER_MILLE, TEST_PER_MILLE = 15, 15
-ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals", "sotu", "email")
+ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals", "sotu", "email", "ubuntu_irc")
 # Names of held-out collections (and of sets built from them), matched against every input path and source name.
 HELD_OUT = re.compile(r"fortune|(^|[^a-z])sts([^a-z]|$)|sts-?b|semeval|(^|[^a-z])sick([^a-z]|$)|msrp|paraphrase.?corpus|"
                       r"(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|pascal.?(sentence|50s?)|"
@@ -290,9 +290,54 @@ def read_email(files):
         yield path, texts, pairs
 
 
+_IRC_MESSAGE = re.compile(r"^\[\d\d:\d\d\] <([^>\s]+)> (.*)$")
+
+
+def irc_messages(log):
+    """{line number: (nick, message)} of an IRC log's chat lines (`[hh:mm] <nick> message`; joins, parts and
+    actions are not messages), with a leading `othernick:` or `othernick,` (whom it is addressed to) removed when
+    that nick speaks in the log."""
+    lines = {}
+    for number, line in enumerate(log.splitlines()):
+        match = _IRC_MESSAGE.match(line)
+        if match:
+            lines[number] = match.groups()
+    nicks = {nick.casefold() for nick, _ in lines.values()}
+    out = {}
+    for number, (nick, text) in lines.items():
+        head = re.match(r"^(\S+?)[:,]\s+", text)
+        if head and head.group(1).casefold() in nicks:
+            text = text[head.end():]
+        out[number] = (nick, text)
+    return out
+
+
+def read_ubuntu_irc(files):
+    """The #ubuntu IRC logs of the IRC disentanglement data (jkkummerfeld/irc-disentanglement, CC BY 4.0):
+    data/*/DATE.*.raw.txt, one day per file, each day a document (id: the date). The annotation files that go with
+    them link a message to the earlier one it replies to: those give the pairs (`reply`)."""
+    for path in files.matching(r"data/[^/]+/[^/]+\.raw\.txt"):
+        day = os.path.basename(path).split(".")[0]
+        messages = irc_messages(files.read(path).decode("utf-8", errors="replace"))
+        texts = [t for _, message in messages.values() for t in texts_of(message)]
+        pairs = []
+        annotation = path[:-len(".raw.txt")] + ".annotation.txt"
+        if annotation in files.paths and files.readable(annotation):
+            for line in files.read(annotation).decode("utf-8").splitlines():
+                fields = line.split()
+                if len(fields) >= 2 and fields[0] != fields[1]:
+                    a, b = int(fields[0]), int(fields[1])
+                    parent, reply = sorted((a, b))
+                    if parent in messages and reply in messages and messages[parent][0] != messages[reply][0]:
+                        first, second = whole(messages[parent][1]), whole(messages[reply][1])
+                        if first and second:
+                            pairs.append((first, second, "reply"))
+        yield day, texts, pairs
+
+
 READERS = {"sgd": read_sgd, "taskmaster": read_taskmaster, "topical_chat": read_topical_chat,
            "disfl_qa": read_disfl_qa, "chitchat": read_chitchat, "manuals": read_manuals,
-           "sotu": read_sotu, "email": read_email}
+           "sotu": read_sotu, "email": read_email, "ubuntu_irc": read_ubuntu_irc}
 
 
 def assign(source, documents, seen=()):
