@@ -30,6 +30,7 @@ STS 2012-2016, STS-B, SICK, the Microsoft Research Paraphrase Corpus, TREC and W
 """
 
 import argparse
+import xml.etree.ElementTree as ElementTree
 import email
 import email.policy
 import hashlib
@@ -47,7 +48,7 @@ DEFAULT_DIR = os.path.join(HERE, "registers")
 SEED = 20261202
 SPLITS = ("train", "dev", "test")
 DEV_PER_MILLE, TEST_PER_MILLE = 15, 15
-ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals", "sotu", "email", "ubuntu_irc")
+ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals", "sotu", "email", "ubuntu_irc", "meetings", "app_help", "stackexchange")
 # Names of held-out collections (and of sets built from them), matched against every input path and source name.
 HELD_OUT = re.compile(r"fortune|(^|[^a-z])sts([^a-z]|$)|sts-?b|semeval|(^|[^a-z])sick([^a-z]|$)|msrp|paraphrase.?corpus|"
                       r"(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|pascal.?(sentence|50s?)|"
@@ -200,21 +201,23 @@ def read_chitchat(files):
 _TRANSLATED = re.compile(r"(?:^|[/._-])(?:ar|bg|ca|cs|da|de|el|es|et|eu|fa|fi|fr|gl|he|hr|hu|id|it|ja|kk|ko|lt|lv|nb|"
                          r"nl|nn|pl|pt|ro|ru|sk|sl|sr|sv|ta|th|tr|uk|vi|zh)(?:[_-][A-Za-z]{2,4})?(?=[/._-]|$)")
 _BLOCK = re.compile(r"<(p|li|dd|td)\b[^>]*>(.*?)</\1\s*>", re.S | re.I)
-_SKIP = re.compile(r"<(script|style|pre|code|kbd|tt|samp)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+_SKIP = re.compile(r"<(script|style|pre)\b[^>]*>.*?</\1\s*>", re.S | re.I)
 
 
 _PAGE_INFO = re.compile(r"(Title is|This page is|Module|Help ID|Bookmark)s?: ")  # LibreOffice's page metadata
 
 
 def html_paragraphs(page):
-    """The text of each paragraph, list item, definition and table cell of an HTML page, without markup; code,
-    preformatted blocks, scripts and styles are left out."""
+    """The text of each paragraph, list item, definition and table cell of an HTML page, without markup (inline
+    markup such as `<code>` keeps its text); preformatted blocks, scripts and styles are left out."""
     page = _SKIP.sub(" ", page)
     out = []
     for _, block in _BLOCK.findall(page):
         if re.search(r"<(p|li|dd|td)\b", block, re.I):
             continue  # a container: its inner blocks are found on their own
-        out.append(html.unescape(re.sub(r"<[^>]+>", " ", block)))
+        text = html.unescape(re.sub(r"<br\b[^>]*>", " ", block, flags=re.I))
+        text = re.sub(r"<[^>]+>", "", text)  # inline markup: its text stays, joined to its neighbours
+        out.append(re.sub(r"\(\s+", "(", re.sub(r"\s+([,.;:!?)])", r"\1", text)))
     return out
 
 
@@ -335,9 +338,79 @@ def read_ubuntu_irc(files):
         yield day, texts, pairs
 
 
+def detokenize_transcript(text):
+    """A meeting transcript's turn as plain text: `{vocalsound}`-style event tags dropped and the tokeniser's spaces
+    before punctuation removed ("project ." -> "project.")."""
+    text = re.sub(r"\{[^{}]*\}", " ", text)
+    text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+    text = re.sub(r"(?<=\w) (?='(?:s|re|ve|ll|d|m)\b)|(?<=\w) (?=n't\b)", "", text)
+    return re.sub(r"(?<=[,.;:!?])(?=[A-Za-z])", " ", normalize(text)).strip()
+
+
+def read_meetings(files):
+    """The AMI (product design) and ICSI (research group) meeting transcripts of QMSum (Yale-LILY/QMSum):
+    data/{Product,Academic}/all/*.json, each a meeting (a document): `meeting_transcripts` ({"speaker",
+    "content"} turns) give the texts and the reply pairs; the annotators' queries and their written answers
+    give `query_answer` pairs. (The parliamentary committee transcripts are not read.)"""
+    for path in files.matching(r"data/(Product|Academic)/all/[^/]+\.json"):
+        meeting = files.json(path)
+        turns = [detokenize_transcript(t["content"]) for t in meeting["meeting_transcripts"]]
+        doc_id, texts, pairs = dialogue(os.path.basename(path), turns)
+        for query in meeting.get("general_query_list", []) + meeting.get("specific_query_list", []):
+            question = whole(query["query"])
+            answer = texts_of(query["answer"])
+            if question and answer:
+                texts += [question] + answer
+                pairs.append((question, answer[0], "query_answer"))
+        yield doc_id, texts, pairs
+
+
+def read_app_help(files):
+    """The help of Debian's GNOME applications and games, unpacked (`dpkg-deb -x`): the Mallard pages (*.page) of
+    their untranslated `help/C/` folders, a page a document, its paragraphs' acceptable sentences the texts."""
+    for path in files.matching(r".*/help/C/.*\.page"):
+        page = files.read(path).decode("utf-8", errors="replace")
+        page = re.sub(r"</gui>\s*<gui\b[^>]*>", " \u25b8 ", re.sub(r"</key>\s*<key\b[^>]*>", "+", page))
+        texts = []
+        for paragraph in html_paragraphs(page):
+            texts += prose_texts(paragraph)
+        yield path, texts, []
+
+
+def read_stackexchange(files):
+    """Stack Exchange data dumps (CC BY-SA): SITE/Posts.xml, one folder per site. A question with its answers is a
+    document; texts are the question's title and the sentences of the question's and answers' bodies (HTML
+    paragraphs and list items, code left out). Pairs: title and the question's first text (`title_body`), title and
+    the first text of each answer (`question_answer`)."""
+    for path in files.matching(r"[^/]+/Posts\.xml"):
+        site = path.split("/")[0]
+        threads = {}
+        for row in ElementTree.fromstring(files.read(path)).iter("row"):
+            kind, post_id = row.get("PostTypeId"), row.get("Id")
+            if kind in ("1", "2"):
+                thread = post_id if kind == "1" else row.get("ParentId")
+                threads.setdefault(thread, []).append((kind, int(post_id), row.get("Title"), row.get("Body") or ""))
+        for thread, posts in sorted(threads.items(), key=lambda item: int(item[0])):
+            texts, pairs, title = [], [], None
+            for kind, _, post_title, body in sorted(posts):
+                page = re.sub(r"<pre\b.*?</pre>|<code\b.*?</code>", " ", body, flags=re.S)
+                body_texts = [t for paragraph in html_paragraphs(page) for t in prose_texts(paragraph)]
+                if kind == "1":
+                    title = whole(post_title or "")
+                    texts += [title] if title else []
+                    if title and body_texts:
+                        pairs.append((title, body_texts[0], "title_body"))
+                elif title and body_texts:
+                    pairs.append((title, body_texts[0], "question_answer"))
+                texts += body_texts
+            yield f"{site}/{thread}", texts, pairs
+
+
 READERS = {"sgd": read_sgd, "taskmaster": read_taskmaster, "topical_chat": read_topical_chat,
            "disfl_qa": read_disfl_qa, "chitchat": read_chitchat, "manuals": read_manuals,
-           "sotu": read_sotu, "email": read_email, "ubuntu_irc": read_ubuntu_irc}
+           "sotu": read_sotu, "email": read_email, "ubuntu_irc": read_ubuntu_irc,
+           "meetings": read_meetings, "app_help": read_app_help,
+           "stackexchange": read_stackexchange}
 
 
 def assign(source, documents, seen=()):
