@@ -2,6 +2,7 @@
 one set of files per source, with its natural pairs.
 
     python data/build_registers.py --source SOURCE --input PATH [--handoff DIR]   # sources: ORDER
+    python data/build_registers.py --counts   # the counts table of data/README.md
 
 PATH is the source's public GitHub repository, either a checkout or a bare git directory (read at `--commit`,
 HEAD by default, without a work tree), or a folder of downloaded files (data/README.md has the commands). Every
@@ -77,7 +78,7 @@ class Files:
     """
 
     def __init__(self, root, commit="HEAD"):
-        self.root, self.git, self.zip, self.used = root, None, None, {}
+        self.root, self.git, self.zip, self.used, self.commit = root, None, None, {}, None
         if os.path.isfile(root) and zipfile.is_zipfile(root):  # a wheel
             self.zip = zipfile.ZipFile(root)
             self.paths = {name: None for name in self.zip.namelist() if not name.endswith("/")}
@@ -89,7 +90,10 @@ class Files:
         elif os.path.isdir(os.path.join(root, ".git")) and commit != "HEAD":
             self.git = os.path.join(root, ".git")
         self.paths = {}
+        self.commit = None
         if self.git:
+            self.commit = subprocess.run(["git", "--git-dir", self.git, "rev-parse", commit], check=True,
+                                         capture_output=True).stdout.decode().strip()
             listing = subprocess.run(["git", "--git-dir", self.git, "ls-tree", "-r", "-l", "-z", commit],
                                      check=True, capture_output=True).stdout.decode("utf-8")
             for entry in listing.split("\0"):
@@ -210,11 +214,15 @@ _PAGE_INFO = re.compile(r"(Title is|This page is|Module|Help ID|Bookmark)s?: ") 
 def html_paragraphs(page):
     """The text of each paragraph, list item, definition and table cell of an HTML page, without markup (inline
     markup such as `<code>` keeps its text); preformatted blocks, scripts and styles are left out."""
-    page = _SKIP.sub(" ", page)
+    return _blocks(_SKIP.sub(" ", page))
+
+
+def _blocks(fragment):
     out = []
-    for _, block in _BLOCK.findall(page):
+    for _, block in _BLOCK.findall(fragment):
         if re.search(r"<(p|li|dd|td)\b", block, re.I):
-            continue  # a container: its inner blocks are found on their own
+            out += _blocks(block)  # a container (`<li><p>...</p></li>`): its inner blocks
+            continue
         text = html.unescape(re.sub(r"<br\b[^>]*>", " ", block, flags=re.I))
         text = re.sub(r"<[^>]+>", "", text)  # inline markup: its text stays, joined to its neighbours
         out.append(re.sub(r"\(\s+", "(", re.sub(r"\s+([,.;:!?)])", r"\1", text)))
@@ -514,6 +522,8 @@ def build_source(name, files, out_dir=DEFAULT_DIR, seed=SEED, handoff_dir=None):
     elif os.path.exists(pairs_path):
         os.remove(pairs_path)
     with open(os.path.join(out_dir, f"{name}.inputs"), "w", encoding="utf-8") as f:
+        if files.commit:
+            f.write(f"# commit {files.commit}\n")
         f.writelines(f"{blob or '-'} {path}\n" for path, blob in sorted(files.used.items()))
     with open(os.path.join(out_dir, "SOURCES"), "w", encoding="utf-8") as f:
         f.writelines(f"{source}\n" for source in ORDER
@@ -523,17 +533,43 @@ def build_source(name, files, out_dir=DEFAULT_DIR, seed=SEED, handoff_dir=None):
     return {s: len(t) for s, t in texts.items()}, {s: len(p) for s, p in pairs.items()}
 
 
+def counts_table(out_dir=DEFAULT_DIR):
+    """The Markdown table of data/README.md: texts per split and pairs, per source of out_dir/SOURCES, and a total."""
+    with open(os.path.join(out_dir, "SOURCES"), encoding="utf-8") as f:
+        sources = f.read().split()
+    rows, total = [], [0, 0, 0, 0]
+    for name in sources:
+        counts = [len(read_texts(os.path.join(out_dir, f"{name}.{split}.txt.gz"))) for split in SPLITS]
+        pairs_path = os.path.join(out_dir, f"{name}.pairs.tsv.gz")
+        counts.append(len(read_texts(pairs_path)) - 1 if os.path.isfile(pairs_path) else 0)
+        total = [t + c for t, c in zip(total, counts)]
+        rows.append(f"| `{name}` | " + " | ".join(f"{c:,}" for c in counts) + " |")
+    return "\n".join(["| source | train | dev | test | pairs |", "|---|---|---|---|---|"] + rows +
+                     ["| all | " + " | ".join(f"**{c:,}**" for c in total) + " |"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", required=True, choices=ORDER)
-    parser.add_argument("--input", required=True, help="the source's repository (a checkout or a bare git "
-                        "directory) or folder of downloaded files")
+    parser.add_argument("--source", choices=ORDER)
+    parser.add_argument("--input", help="the source's repository (a checkout or a bare git directory), wheel or "
+                        "folder of downloaded files")
+    parser.add_argument("--counts", action="store_true", help="print the counts table of data/README.md and exit")
+    parser.add_argument("--only-inputs", help="read only the files this list names (a SOURCE.inputs file)")
     parser.add_argument("--commit", default="HEAD", help="for a git input: the commit to read")
     parser.add_argument("--out-dir", default=DEFAULT_DIR)
     parser.add_argument("--handoff", help="also write plain per-split files into this folder, and append to READY")
     args = parser.parse_args()
+    if args.counts:
+        print(counts_table(args.out_dir))
+        return
+    if not args.source or not args.input:
+        parser.error("--source and --input are needed (or --counts)")
     check_not_held_out(args.input)
     files = Files(args.input, args.commit)
+    if args.only_inputs:
+        with open(args.only_inputs, encoding="utf-8") as f:
+            listed = {line.rstrip("\n").split(" ", 1)[1] for line in f if line.strip() and not line.startswith("#")}
+        files.paths = {path: blob for path, blob in files.paths.items() if path in listed}
     texts, pairs = build_source(args.source, files, args.out_dir, handoff_dir=args.handoff)
     print(f"{args.source}: texts {texts}, pairs {pairs} -> {args.out_dir}")
 
