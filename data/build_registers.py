@@ -49,7 +49,7 @@ DEFAULT_DIR = os.path.join(HERE, "registers")
 SEED = 20261202
 SPLITS = ("train", "dev", "test")
 DEV_PER_MILLE, TEST_PER_MILLE = 15, 15
-ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals", "sotu", "email", "ubuntu_irc", "meetings", "app_help", "stackexchange")
+ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals", "sotu", "email", "ubuntu_irc", "meetings", "app_help", "stackexchange", "handbooks")
 # Names of held-out collections (and of sets built from them), matched against every input path and source name.
 HELD_OUT = re.compile(r"fortune|(^|[^a-z])sts([^a-z]|$)|sts-?b|semeval|(^|[^a-z])sick([^a-z]|$)|msrp|paraphrase.?corpus|"
                       r"(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|pascal.?(sentence|50s?)|"
@@ -414,11 +414,70 @@ def read_stackexchange(files):
             yield f"{site}/{thread}", texts, pairs
 
 
+_ENTITY_DEF = re.compile(r"""<!ENTITY\s+([\w.-]+)\s+(?:"([^"]*)"|'([^']*)')\s*>""")
+_ENTITY_REF = re.compile(r"&([A-Za-z][\w.-]*);")
+_DOCBOOK_SKIP = re.compile(r"<!--.*?-->|<(screen|programlisting|literallayout|synopsis|screenshot|mediaobject)\b.*?"
+                           r"</\1\s*>", re.S)
+_PARA = re.compile(r"<(para|simpara)\b[^>]*>(.*?)</\1\s*>", re.S)
+
+
+def docbook_entities(text):
+    """{name: value} of the `<!ENTITY name "value">` definitions in `text`, values without markup."""
+    return {m.group(1): re.sub(r"<[^>]+>", "", m.group(2) if m.group(2) is not None else m.group(3))
+            for m in _ENTITY_DEF.finditer(text)}
+
+
+def docbook_paragraphs(text, entities):
+    """The paragraphs (`<para>`, `<simpara>`) of a DocBook file as plain text, its entities replaced (recursively,
+    from `entities` and the file's own definitions); screens, program listings and comments are left out, and a
+    paragraph with an entity left unknown is dropped."""
+    entities = {**entities, **docbook_entities(text), "nbsp": " ", "lt": "<", "gt": ">", "amp": "&", "quot": '"',
+                "apos": "'", "mdash": " - ", "ndash": "-", "minus": "-", "plus": "+", "percnt": "%"}
+
+    def expand(fragment, depth=0):
+        return _ENTITY_REF.sub(lambda m: expand(entities[m.group(1)], depth + 1)
+                               if m.group(1) in entities and depth < 4 else m.group(0), fragment)
+
+    out = []
+
+    def paragraphs(fragment):
+        for _, block in _PARA.findall(fragment):
+            if re.search(r"<(para|simpara)\b", block):
+                paragraphs(block)
+                continue
+            plain = re.sub(r"<[^>]+>", "", block)
+            plain = expand(plain)
+            if not _ENTITY_REF.search(plain):
+                out.append(re.sub(r"\s+([,.;:!?)])", r"\1", plain))
+
+    paragraphs(_DOCBOOK_SKIP.sub(" ", text))
+    return out
+
+
+def read_handbooks(files):
+    """KDE application handbooks (DocBook, `doc/HTML/en/APP/*.docbook` of unpacked Debian packages, entities from an
+    unpacked kdoctools5's English and general entity files), the Apache HTTP Server manual (apache2-doc, English
+    pages) and Grisbi's help (grisbi-common): a file is a document, its paragraphs' acceptable sentences the texts."""
+    entities = {}
+    for path in files.matching(r".*/kdoctools/customization/(entities|en(/entities)?)/[^/]+\.(entities|docbook)"):
+        entities.update(docbook_entities(files.read(path).decode("utf-8", errors="replace")))
+    for path in files.matching(r".*/doc/HTML/en/.*\.docbook"):
+        text = files.read(path).decode("utf-8", errors="replace")
+        yield path, [t for paragraph in docbook_paragraphs(text, entities) for t in prose_texts(paragraph)], []
+    for path in files.matching(r".*/doc/(apache2-doc|grisbi-common)/.*\.html?"):
+        if _TRANSLATED.search(path.split("/doc/", 1)[1]):
+            continue
+        texts = []
+        for paragraph in html_paragraphs(files.read(path).decode("utf-8", errors="replace")):
+            texts += prose_texts(paragraph)
+        yield path, texts, []
+
+
 READERS = {"sgd": read_sgd, "taskmaster": read_taskmaster, "topical_chat": read_topical_chat,
            "disfl_qa": read_disfl_qa, "chitchat": read_chitchat, "manuals": read_manuals,
            "sotu": read_sotu, "email": read_email, "ubuntu_irc": read_ubuntu_irc,
            "meetings": read_meetings, "app_help": read_app_help,
-           "stackexchange": read_stackexchange}
+           "stackexchange": read_stackexchange, "handbooks": read_handbooks}
 
 
 def assign(source, documents, seen=()):

@@ -146,6 +146,21 @@ def test_app_help_reader_reads_mallard_pages_of_c_folders(tmp_path):
     assert [d[1] for d in docs] == [["Select Edit \u25b8 Preferences or press Ctrl+P to change the settings."]]
 
 
+def test_handbooks_reader_expands_docbook_entities(tmp_path):
+    _write(str(tmp_path / "kdoctools5" / "usr/share/kf5/kdoctools/customization/entities/general.entities"),
+           '<!ENTITY kde "<acronym>KDE</acronym>">\n<!ENTITY eg "<abbrev>e.g.</abbrev>">\n')
+    book = ('<!DOCTYPE book [ <!ENTITY kapp "<application>KBounce</application>"> ]>'
+            '<book><para>&kapp; is a single player arcade game for &kde;, played on a field.</para>'
+            '<para>Press <keycap>P</keycap> to pause the game at any time you like.</para>'
+            '<screen>kbounce --help and other commands</screen>'
+            '<para>An &unknownentity; leaves this paragraph out of the corpus entirely.</para></book>')
+    _write(str(tmp_path / "kbounce" / "usr/share/doc/HTML/en/kbounce/index.docbook"), book)
+    _write(str(tmp_path / "kbounce" / "usr/share/doc/HTML/de/kbounce/index.docbook"), book)
+    [(doc_id, texts, pairs)] = _documents(br.read_handbooks, tmp_path)
+    assert texts == ["KBounce is a single player arcade game for KDE, played on a field.",
+                     "Press P to pause the game at any time you like."]
+
+
 def test_sotu_reader(tmp_path):
     _write(str(tmp_path / "data" / "1790_george_washington_n.txt"),
            "Fellow-Citizens of the Senate and House of Representatives: I embrace with great satisfaction the "
