@@ -60,8 +60,8 @@ ORDER = ("sgd", "taskmaster", "topical_chat", "disfl_qa", "chitchat", "manuals",
          "meetings", "app_help", "stackexchange", "handbooks")
 # Names of held-out collections (and of sets built from them), matched against every input path and source name.
 HELD_OUT = re.compile(r"fortune|(^|[^a-z])sts([^a-z]|$)|sts-?b|semeval|(^|[^a-z])sick([^a-z]|$)|msrp|"
-                      r"paraphrase.?corpus|(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|pascal.?(sentence|50s?)|"
-                      r"msr.?vtt|msvd|video.?caption|"
+                      r"paraphrase.?corpus|(^|[^a-z])trec([^a-z]|$)|wikiqa|flickr|mscoco|coco.?caption|"
+                      r"pascal.?(sentence|50s?)|msr.?vtt|msvd|video.?caption|"
                       r"snli|multinli|mnli|(^|[^a-z])nli([^a-z]|$)", re.I)
 
 
