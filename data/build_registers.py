@@ -117,8 +117,10 @@ class Files:
                     self.paths[path] = None
 
     def matching(self, pattern):
-        """The paths that match the regular expression `pattern` (whole path), sorted, that can be read."""
-        return sorted(p for p in self.paths if re.fullmatch(pattern, p) and self.readable(p))
+        """The paths that match the regular expression `pattern` (whole path), sorted, that can be read; a path whose
+        name matches a held-out collection's (`HELD_OUT`: e.g. a solitaire game's `fortunes.xml`) is left out."""
+        return sorted(p for p in self.paths if re.fullmatch(pattern, p) and not HELD_OUT.search(p) and
+                      self.readable(p))
 
     def readable(self, path):
         if not self.git or not self.paths[path]:
@@ -216,6 +218,7 @@ _BLOCK = re.compile(r"<(p|li|dd|td)\b[^>]*>(.*?)</\1\s*>", re.S | re.I)
 _SKIP = re.compile(r"<(script|style|pre)\b[^>]*>.*?</\1\s*>", re.S | re.I)
 
 
+_LEGAL = re.compile(r"gpl|fdl|licen[cs]e|copying|copyright", re.I)  # license texts, appended to many manuals
 _PAGE_INFO = re.compile(r"(Title is|This page is|Module|Help ID|Bookmark)s?: ")  # LibreOffice's page metadata
 
 
@@ -241,7 +244,7 @@ def read_manuals(files):
     """User manuals of Debian packages, unpacked (`dpkg-deb -x`): every English HTML page (translations, by their
     language tag, are left out) is a document; its paragraphs' acceptable sentences are the texts."""
     for path in files.matching(r".*\.html?"):
-        if _TRANSLATED.search(path):
+        if _TRANSLATED.search(path) or _LEGAL.search(os.path.basename(path)):
             continue
         texts = []
         for paragraph in html_paragraphs(files.read(path).decode("utf-8", errors="replace")):
@@ -382,8 +385,12 @@ def read_meetings(files):
 
 
 def read_app_help(files):
-    """The help of Debian's GNOME applications and games, unpacked (`dpkg-deb -x`): the Mallard pages (*.page) of
-    their untranslated `help/C/` folders, a page a document, its paragraphs' acceptable sentences the texts."""
+    """The help of Debian's GNOME (and MATE) applications and games, unpacked (`dpkg-deb -x`): the Mallard pages
+    (*.page) and DocBook files (*.xml) of their untranslated `help/C/` folders, a page a document, its paragraphs'
+    acceptable sentences the texts."""
+    for path in files.matching(r".*/help/C/.*\.xml"):
+        text = files.read(path).decode("utf-8", errors="replace")
+        yield path, [t for paragraph in docbook_paragraphs(text, {}) for t in prose_texts(paragraph)], []
     for path in files.matching(r".*/help/C/.*\.page"):
         page = files.read(path).decode("utf-8", errors="replace")
         page = re.sub(r"</gui>\s*<gui\b[^>]*>", " \u25b8 ", re.sub(r"</key>\s*<key\b[^>]*>", "+", page))

@@ -64,8 +64,11 @@ def test_split_of_document_is_stable_and_about_97_1p5_1p5():
 def test_files_reads_folders_git_directories_and_wheels(tmp_path):
     _write(str(tmp_path / "repo" / "d" / "a.json"), "[1]")
     _write(str(tmp_path / "repo" / "b.txt"), "text")
+    _write(str(tmp_path / "repo" / "d" / "fortunes.json"), "[2]")
     folder = br.Files(str(tmp_path / "repo"))
     assert folder.matching(r"d/.*\.json") == ["d/a.json"] and folder.json("d/a.json") == [1]
+    with pytest.raises(ValueError, match=r"held-out"):
+        folder.read("d/fortunes.json")
     git = ["git", "-C", str(tmp_path / "repo"), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run(git + ["init", "-q"], check=True)
     subprocess.run(git + ["add", "."], check=True)
@@ -132,6 +135,7 @@ def test_html_manuals_reader_skips_translations_code_and_page_metadata(tmp_path)
     _write(str(tmp_path / "pkg" / "usr/share/help/en-US/text/save.html"), page)
     _write(str(tmp_path / "pkg" / "usr/share/help/de/text/save.html"), page)
     _write(str(tmp_path / "pkg" / "usr/share/doc/x/guide-fr/save.html"), page)
+    _write(str(tmp_path / "pkg" / "usr/share/doc/x/fdl-license.html"), page)  # license texts are not read
     docs = _documents(br.read_manuals, tmp_path)
     assert docs == [("pkg/usr/share/help/en-US/text/save.html", [
         "Click the Save button, then close the window.", "Choose a name for the file you want to save."], [])]
@@ -142,8 +146,12 @@ def test_app_help_reader_reads_mallard_pages_of_c_folders(tmp_path):
             '</guiseq> or press <keyseq><key>Ctrl</key><key>P</key></keyseq> to change the settings.</p></page>')
     _write(str(tmp_path / "app" / "usr/share/help/C/app/prefs.page"), page)
     _write(str(tmp_path / "app" / "usr/share/help/de/app/prefs.page"), page)
+    _write(str(tmp_path / "guide" / "usr/share/help/C/guide/basics.xml"),
+           "<sect1><para>The panel is the bar at the top of the screen, where menus and launchers live.</para>"
+           "<screen>not prose</screen></sect1>")
     docs = _documents(br.read_app_help, tmp_path)
-    assert [d[1] for d in docs] == [["Select Edit \u25b8 Preferences or press Ctrl+P to change the settings."]]
+    assert [d[1] for d in docs] == [["The panel is the bar at the top of the screen, where menus and launchers live."],
+                                    ["Select Edit \u25b8 Preferences or press Ctrl+P to change the settings."]]
 
 
 def test_handbooks_reader_expands_docbook_entities(tmp_path):
