@@ -154,12 +154,83 @@ def everyday_paths():
         return [os.path.join(folder, f"{name.strip()}.txt.gz") for name in f if name.strip()]
 
 
+REGISTER_FILE_SPLITS = {"train": "train", "validation": "dev", "test": "test"}
+
+
+def registers_dir():
+    """Where the shipped everyday-registers corpus lives: $HYPERTEXT_DATA/registers, else data/registers in the repo."""
+    return os.path.join(os.path.dirname(os.path.dirname(wordnet.default_path())), "registers")
+
+
+def register_sources():
+    """The names of the register corpus' sources, in the order its list (registers/SOURCES) gives them."""
+    listing = os.path.join(registers_dir(), "SOURCES")
+    if not os.path.isfile(listing):
+        raise FileNotFoundError(f"The everyday-registers corpus is missing: {listing!r}. Rebuild it with "
+                                "data/build_registers.py.")
+    with open(listing, encoding="utf-8") as f:
+        return [name.strip() for name in f if name.strip()]
+
+
+def registers_paths(split):
+    """The files of one split ("train", "validation" or "test"; "dev" is "validation") of the register corpus, one
+    per source: registers/SOURCE.{train,dev,test}.txt.gz. Its splits are fixed per document (a dialogue, a page)
+    when it is built, not hashed per text."""
+    split = _register_split(split)
+    return [os.path.join(registers_dir(), f"{name}.{REGISTER_FILE_SPLITS[split]}.txt.gz")
+            for name in register_sources()]
+
+
+def _register_split(split):
+    split = "validation" if split == "dev" else split
+    _check_split(split)
+    return split
+
+
+def load_pairs(source="registers", split="train", kinds=None, sources=None):
+    """The text pairs of one split of the register corpus: a turn and its reply, a question and its answer, a title
+    and its body, a question and its disfluent rewording.
+
+    Args:
+        source: "registers" (the only corpus with pairs).
+        split: "train", "validation" (or "dev") or "test": the split of the pair's document.
+        kinds: None for every kind, or a collection of kinds ("reply", "title_body", "question_answer",
+            "query_answer", "subject_body", "disfluent").
+        sources: None for every source of registers/SOURCES, or a collection of source names.
+
+    Returns:
+        A list of (text_a, text_b, kind).
+    """
+    if source != "registers":
+        raise ValueError(
+            f"`source` must be 'registers': only the register corpus has pairs. Received: source={source!r}")
+    file_split = REGISTER_FILE_SPLITS[_register_split(split)]
+    known = register_sources()
+    if sources is not None:
+        unknown = sorted(set(sources) - set(known))
+        if unknown:
+            raise ValueError(f"`sources` must name sources of the register corpus ({', '.join(known)}). "
+                             f"Received: sources={sorted(sources)!r}")
+    pairs = []
+    for name in known:
+        path = os.path.join(registers_dir(), f"{name}.pairs.tsv.gz")
+        if (sources is not None and name not in sources) or not os.path.isfile(path):
+            continue
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            next(f)  # the header row
+            for line in f:
+                row_split, a, b, kind = line.rstrip("\n").split("\t")
+                if row_split == file_split and (kinds is None or kind in kinds):
+                    pairs.append((a, b, kind))
+    return pairs
+
+
 def _parts(source):
     """Checks `source` and splits a joined one: `(source as str, [part, ...])`; "everyday" stands for its files."""
     if not isinstance(source, (str, os.PathLike)):
         raise ValueError(
-            f"`source` must be a file path, 'wordnet', 'english', 'everyday' or 'tfds:NAME', or several joined by '+'. "
-            f"Received: source={source!r}")
+            f"`source` must be a file path, 'wordnet', 'english', 'everyday', 'registers' or 'tfds:NAME', or several "
+            f"joined by '+'. Received: source={source!r}")
     source = os.fspath(source)
     if "+" not in source or os.path.isfile(source):
         parts = [source]
@@ -170,6 +241,14 @@ def _parts(source):
                 "`source` joined by '+' must name a corpus on each side of every '+', e.g. 'wordnet+english'. "
                 f"Received: source={source!r}")
     return source, [path for part in parts for path in (everyday_paths() if part == "everyday" else [part])]
+
+
+def _split_for(parts, split):
+    """`split`, checked; "dev" is accepted for "validation" when a part is the register corpus (whose files say dev)."""
+    if split == "dev" and "registers" in parts:
+        return "validation"
+    _check_split(split)
+    return split
 
 
 def is_streamable(source):
@@ -196,10 +275,18 @@ class TextStream:
     """
 
     def __init__(self, source, split="train", errors="strict", kinds=wordnet.KINDS):
-        _check_split(split)
+        if not isinstance(split, str):
+            _check_split(split)
         _check_errors(errors)
         self.source, self.parts = _parts(source)
+        split = _split_for(self.parts, split)
         for part in self.parts:
+            if part == "registers":
+                for path in registers_paths(split):
+                    if not os.path.isfile(path):
+                        raise FileNotFoundError(f"A file of the everyday-registers corpus is missing: {path!r}. "
+                                                "Rebuild it with data/build_registers.py.")
+                continue
             if part.startswith("tfds:"):
                 raise ValueError(f"TFDS datasets are not streamed; `load_texts` reads them. Received: source={source!r}")
             path = _part_path(part)
@@ -209,9 +296,15 @@ class TextStream:
         self.stats = {"empty_lines": 0, "undecodable_lines": 0}
 
     def __iter__(self):
-        for text, split in self.labelled():
-            if (split or wordnet.split_of(text)) == self.split:
-                yield text
+        self.stats = {"empty_lines": 0, "undecodable_lines": 0}
+        for part in self.parts:
+            if part == "registers":  # only this split's files are read
+                for path in registers_paths(self.split):
+                    yield from iter_text_file(path, self.errors, self.stats)
+                continue
+            for text, split in self._labelled_part(part):
+                if (split or wordnet.split_of(text)) == self.split:
+                    yield text
 
     def labelled(self):
         """Yields `(text, split)` for the texts of every split, in source order: `split` is a WordNet row's split,
@@ -219,15 +312,22 @@ class TextStream:
         line is most of the cost of a pass: a caller that needs the split of a few texts saves it)."""
         self.stats = {"empty_lines": 0, "undecodable_lines": 0}
         for part in self.parts:
-            if part == "wordnet":
-                yield from ((row["text"], row["split"]) for row in wordnet.read_rows(kinds=self.kinds))
-            else:
-                yield from ((text, None) for text in iter_text_file(_part_path(part), self.errors, self.stats))
+            yield from self._labelled_part(part)
+
+    def _labelled_part(self, part):
+        if part == "wordnet":
+            yield from ((row["text"], row["split"]) for row in wordnet.read_rows(kinds=self.kinds))
+        elif part == "registers":
+            for split in wordnet.SPLITS:
+                for path in registers_paths(split):
+                    yield from ((text, split) for text in iter_text_file(path, self.errors, self.stats))
+        else:
+            yield from ((text, None) for text in iter_text_file(_part_path(part), self.errors, self.stats))
 
 
 def _part_path(part):
     """The file a corpus part reads (None for "wordnet", whose rows `wordnet.read_rows` reads)."""
-    return None if part == "wordnet" else english_path() if part == "english" else part
+    return None if part in ("wordnet", "registers") else english_path() if part == "english" else part
 
 
 def _missing_message(part, path):
@@ -249,6 +349,11 @@ def load_texts(source, split="train", text_key="text", errors="strict", data_dir
               and definitions from GCIDE, one text per line), split like a local file, by a hash of each text;
             - `"everyday"`: the shipped everyday-English corpus (data/everyday/: one file per source, read in the
               order of data/everyday/SOURCES), split like a local file;
+            - `"registers"`: the shipped everyday-registers corpus (data/registers/: dialogue, chat, questions and
+              answers, manuals, speeches, email, meetings; one set of files per source, read in the order of
+              data/registers/SOURCES). Its splits were fixed when it was built, per document (a dialogue, a page,
+              a thread: about 97/1.5/1.5), so no text is hashed; `split` may also be "dev" (= "validation").
+              Its pairs: `load_pairs`;
             - `"tfds:NAME"` (e.g. `"tfds:imdb_reviews"`): a TensorFlow Datasets dataset, reading `text_key`. A dataset
               without a validation split gives the last 5% of its train split as validation;
             - several of these joined by `+`, e.g. `"wordnet+english"` or `"wordnet+my.txt"`: the texts of each
@@ -266,8 +371,10 @@ def load_texts(source, split="train", text_key="text", errors="strict", data_dir
     Returns:
         `Texts` (a list of str with loading statistics).
     """
-    _check_split(split)
+    if not isinstance(split, str):
+        _check_split(split)
     source, parts = _parts(source)
+    split = _split_for(parts, split)
     if limit is not None:
         check_int("limit", limit, 0)
     if len(parts) > 1:
