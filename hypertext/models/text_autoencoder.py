@@ -8,6 +8,7 @@ from hypertext.models.hypertext_backbone import HypertextBackbone
 from hypertext.models.hypertext_preprocessor import HypertextPreprocessor
 from hypertext.models.latent_prior import LatentPrior
 from hypertext.models.lexicon import Lexicon
+from hypertext.models.sentence_encoder import SentenceEncoder  # noqa: F401 (registers it for loading)
 from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
 from hypertext import vectors as vector_conventions
 
