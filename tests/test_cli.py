@@ -17,7 +17,6 @@ from hypertext.data import load_texts
 from tests.conftest import backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = pytest.mark.skipif(backend() != "tensorflow", reason="the CLI tests run once, on TF")
 
 
 def run(script, *args):

@@ -13,7 +13,6 @@ from hypertext.models import TextAutoencoder
 from hypertext.tokenizers import SentencePieceTokenizer
 from tests.conftest import backend
 
-pytestmark = pytest.mark.skipif(backend() != "tensorflow", reason="backend-independent NumPy code; runs once, on TF")
 
 
 class PerfectCopy(TextAutoencoder):

@@ -27,7 +27,6 @@ from hypertext.data import wordnet
 from tests.conftest import backend, history_epochs, write_corpus_file
 from tests.test_cli import ROOT, run
 
-pytestmark = pytest.mark.skipif(backend() != "tensorflow", reason="the CLI tests run once, on TF")
 
 TINY = ["--config", "tiny", "--set", "latent_dim=24", "--verbose", "0", "--eval-limit", "40"]
 THOROUGH = os.environ.get("HYPERTEXT_THOROUGH") == "1"

@@ -13,7 +13,7 @@ from examples.pattern_classifier import (
 from tests.conftest import backend
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="the training comparison runs on the TF backend in CI")
+@pytest.mark.backends("tensorflow")  # the training comparison runs once, on TF
 def test_hyper_conv_solves_per_sample_task_and_plain_conv_does_worse():
     train, test = make_pattern_task(6000, seed=1), make_pattern_task(2000, seed=2)
     keras.utils.set_random_seed(0)

@@ -69,7 +69,7 @@ def test_learns_to_reconstruct_a_few_sentences(tiny_config, tiny_tokenizer, corp
     assert model.reconstruct(texts) == texts
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="save/load round trip runs once, on TF")
+@pytest.mark.backends("tensorflow")  # save/load round trip runs once, on TF
 def test_save_load_round_trip(tiny_config, tiny_tokenizer, corpus, tmp_path):
     model = text_model(tiny_config, tiny_tokenizer)
     path = str(tmp_path / "model.keras")
@@ -80,7 +80,7 @@ def test_save_load_round_trip(tiny_config, tiny_tokenizer, corpus, tmp_path):
     assert restored.config == model.config
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="runs once, on TF")
+@pytest.mark.backends("tensorflow")  # runs once, on TF
 def test_export_keeps_the_outputs_of_a_trained_model(tiny_config, tiny_tokenizer, corpus, tmp_path):
     trainer = task(tiny_config, tiny_tokenizer)
     one_fit_step(trainer, tiny_config, corpus[:32])
@@ -127,7 +127,7 @@ def test_text_api_errors(tiny_config, tiny_tokenizer):
         TextAutoencoder()
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="file checks are backend-independent")
+@pytest.mark.backends("tensorflow")  # file checks are backend-independent
 class TestLoadErrors:
     @pytest.fixture
     def saved(self, tiny_config, tiny_tokenizer, tmp_path):
@@ -186,7 +186,7 @@ def test_encode_returns_the_embedding_head_and_encode_latent_z(tiny_config, tiny
                                atol=1e-5)
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="save/load round trip runs once, on TF (passes on JAX too)")
+@pytest.mark.backends("tensorflow")  # save/load round trip runs once, on TF (passes on JAX too)
 def test_sample_interpolate_and_their_round_trip(tiny_config, tiny_tokenizer, corpus, tmp_path):
     model = text_model(tiny_config, tiny_tokenizer)
     with pytest.raises(ValueError, match="This prior has not been fitted: call `fit\\(latents\\)`"):
