@@ -74,6 +74,18 @@ def runs_on(item, name):
         _relative_parts(item)[0] in BACKEND_DEPENDENT_DIRS
 
 
+def pytest_ignore_collect(collection_path, config):
+    """On a backend other than TensorFlow, a test file outside tests/layers and tests/models that names neither marker
+    is not even imported (it may need TensorFlow, which the TF-free job does not have)."""
+    if backend() == HOME_BACKEND or collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    parts = os.path.relpath(str(collection_path), TESTS).split(os.sep)
+    if parts[0] in BACKEND_DEPENDENT_DIRS or parts[0] == "..":
+        return None
+    text = collection_path.read_text(encoding="utf-8")
+    return None if ("backend_dependent" in text or "mark.backends(" in text) else True
+
+
 def pytest_collection_modifyitems(config, items):
     name = backend()
     wants_thorough = THOROUGH or "thorough" in (config.getoption("markexpr", "") or "")

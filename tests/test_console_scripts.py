@@ -17,7 +17,6 @@ from hypertext.configs import get_config
 from hypertext.data import load_texts
 from hypertext.models import TextAutoencoder
 from hypertext.tokenizers import SentencePieceTokenizer
-from tests.conftest import backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

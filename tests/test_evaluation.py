@@ -11,7 +11,6 @@ from hypertext.data import load_texts
 from hypertext.layers import KernelGenerator
 from hypertext.models import TextAutoencoder
 from hypertext.tokenizers import SentencePieceTokenizer
-from tests.conftest import backend
 
 
 

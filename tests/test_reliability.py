@@ -24,7 +24,7 @@ import hypertext
 from hypertext import training
 from hypertext.training import fs
 from hypertext.data import wordnet
-from tests.conftest import backend, history_epochs, write_corpus_file
+from tests.conftest import history_epochs, write_corpus_file
 from tests.test_cli import ROOT, run
 
 
@@ -170,16 +170,22 @@ def test_a_second_writer_is_refused_and_a_torn_backup_is_skipped(corpus, tmp_pat
          str(epochs), "--steps-per-epoch", "40"], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for(os.path.join(out, "config.json"), first)
-    started = time.time()
-    second = run("train.py", "--output", out, "--resume", "--verbose", "0")
-    refused_after = time.time() - started
-    assert first.poll() is None, "the first run ended before the second one started: make it longer"
+    # The first writer is stopped (SIGSTOP) while the second one tries: it holds the run folder and cannot finish in
+    # the meantime on however fast a machine, and a second writer that waited for the folder instead of being refused
+    # would wait forever (run's timeout fails the test).
+    first.send_signal(signal.SIGSTOP)
+    try:
+        started = time.time()
+        second = run("train.py", "--output", out, "--resume", "--verbose", "0")
+        refused_after = time.time() - started
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGCONT)
     lines = second.stderr.strip().splitlines()
     assert second.returncode == 2 and len(lines) == 1, second.stderr[-2000:]
     assert re.fullmatch(re.escape(f"train.py: error: {out!r} is in use by another training run: process {first.pid} "
                                   f"on {socket.gethostname()}, started ") + r"[-0-9]+ [0-9:]+ UTC\. " + re.escape(
         f"Wait for it to finish, or stop it (kill {first.pid}) and continue the run with --resume."), lines[0])
-    assert refused_after < 60
     with capsys.disabled():
         print(f"\nsecond writer refused in {refused_after:.1f}s: {lines[0]}")
     assert first.wait(timeout=600) == 0, first.stderr.read()[-2000:]

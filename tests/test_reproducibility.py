@@ -11,7 +11,6 @@ import hypertext
 from hypertext import training
 from hypertext.configs import get_config
 from hypertext.data import load_texts
-from tests.conftest import backend
 
 pytestmark = pytest.mark.backends("tensorflow")  # the guarantee is stated for TF CPU
 

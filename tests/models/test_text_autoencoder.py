@@ -55,18 +55,30 @@ def test_encode_groups_by_length_and_warns_once_per_call(tiny_config, tiny_token
         np.testing.assert_allclose(z[i], model.encode([texts[i]])[0], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.skipif(backend() == "jax", reason="300 tiny fit() epochs take minutes on JAX's CPU; forward and train "
-                                               "step are covered above")
+# Not on JAX: 300 tiny fit() epochs take minutes on its CPU (forward and train step are covered above).
+@pytest.mark.backends("tensorflow", "torch")
 def test_learns_to_reconstruct_a_few_sentences(tiny_config, tiny_tokenizer, corpus):
+    """Margins that hold on any CPU, not one exact outcome: how many of the 8 sentences come back word for word after
+    300 tiny epochs depends on the floating-point path (7 of 8 on PyTorch on a 2-core Intel Xeon with AVX-512 in
+    one CI run, 8 of 8 on AMD and in another Intel run)."""
     keras.utils.set_random_seed(0)
     config = tiny_config.replace(learning_rate=1e-2, warmup_steps=1)
     trainer = task(config, tiny_tokenizer)
     model = trainer.text_model()
     texts = [t for t in corpus if len(tiny_tokenizer.encode([t])[0]) < 10][:8]
     ids = model.texts_to_ids(texts)
+    weights = (ids != 0).astype("float32")
     compile_model(trainer, config, total_steps=300)
-    trainer.fit(ids, ids, sample_weight=(ids != 0).astype("float32"), batch_size=8, epochs=300, verbose=0)
-    assert model.reconstruct(texts) == texts
+    before = float(trainer.evaluate(ids, ids, sample_weight=weights, batch_size=8, verbose=0, return_dict=True)["loss"])
+    trainer.fit(ids, ids, sample_weight=weights, batch_size=8, epochs=300, verbose=0)
+    after = float(trainer.evaluate(ids, ids, sample_weight=weights, batch_size=8, verbose=0, return_dict=True)["loss"])
+    assert after < before / 50, (before, after)  # measured: 3.51 -> 0.0028 (torch, Intel)
+    # Teacher-forced token accuracy over the real (non-pad) tokens, eos included.
+    predicted = np.argmax(keras.ops.convert_to_numpy(trainer.text_model().backbone(ids)), axis=-1)
+    accuracy = float(((predicted == ids) * weights).sum() / weights.sum())
+    assert accuracy >= 0.9, accuracy
+    rebuilt = model.reconstruct(texts)
+    assert sum(a == b for a, b in zip(rebuilt, texts)) >= 6, list(zip(texts, rebuilt))
 
 
 @pytest.mark.backends("tensorflow")  # save/load round trip runs once, on TF
