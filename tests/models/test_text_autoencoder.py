@@ -117,8 +117,14 @@ def test_text_api(tiny_config, tiny_tokenizer, corpus):
     z64 = z[:5].astype("float64")
     np.testing.assert_allclose(unit, z64 / np.linalg.norm(z64, axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
     assert model.reconstruct([]) == [] and model.decode(np.zeros((0, tiny_config.latent_dim))) == []
-    assert len(model.decode(z[:3])) == 3 and all(isinstance(t, str) for t in model.decode(z[:3]))
-    assert len(model.interpolate("a small cat", "a large dog", steps=4)) == 4
+    # decode: the greedy piece at each position of the backbone's logits, cut at the first eos.
+    logits = keras.ops.convert_to_numpy(model.backbone.decode_latent(z[:3]))
+    greedy = [list(row[:list(row).index(3)]) if 3 in row else list(row) for row in logits.argmax(-1)]
+    assert model.decode(z[:3]) == tiny_tokenizer.decode(greedy) and len(greedy) == 3
+    # interpolate: the decoded points of the straight line between the two texts' z (no lexicon: plain decoding).
+    ends = model.encode_latent(["a small cat", "a large dog"])
+    line = [(1 - t) * ends[0] + t * ends[1] for t in np.linspace(0.0, 1.0, 4, dtype="float32")]
+    assert model.interpolate("a small cat", "a large dog", steps=4) == model.decode(np.stack(line))
     with pytest.warns(UserWarning, match=r"1 of 2 texts were longer than max_length=16 tokens \(eos included\)"):
         model.encode(["short", "a much longer text " * 20])
 
