@@ -141,7 +141,20 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         ValueError (OutputDirError included): bad settings, corpus or output folder; raised before training starts.
         TrainingError: a non-finite loss, a checkpoint that could not be written, or a multi-worker run whose
             processes lost each other. What was saved is kept.
+
+    With `mixed_precision`, the global dtype policy is mixed while the run builds and trains its model, and is
+    set back to what it was when `train` returns or raises.
     """
+    previous_policy = keras.config.dtype_policy()
+    try:
+        return _train(corpus, output, config, text_key, resume, jit_compile, mixed_precision, encoding_errors,
+                      verbose, log, distribute, cpu_devices, init_from)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _train(corpus, output, config, text_key, resume, jit_compile, mixed_precision, encoding_errors, verbose, log,
+           distribute, cpu_devices, init_from):
     config = configs.validate(config or configs.get_config("small"))
     dist = setup_distribution(distribute, cpu_devices, config.batch_size)
     if dist.is_chief:

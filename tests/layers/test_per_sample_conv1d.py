@@ -11,7 +11,7 @@ from tests.layers.gradient_checks import numeric_gradients
 from tests.conftest import backend
 from tests.layer_checks import run_layer_checks
 
-IMPLEMENTATIONS = ["unfold", "fold", "grouped", "loop", "auto"]
+IMPLEMENTATIONS = ["unfold", "fold", "grouped", "loop"]  # "auto": see test_auto_resolves_to_unfold
 GRID = list(itertools.product(["valid", "same", "causal"], [1, 2, 3], [1, 2], [1, 2, 3, 5]))
 
 
@@ -37,6 +37,22 @@ def test_matches_float64_reference_on_full_grid(implementation, rng):
 
 # keras.layers.Conv1D refuses strides > 1 with dilation_rate > 1: those cells are not collected.
 KERAS_GRID = [(p, s, d, k) for p, s, d, k in GRID if not (s > 1 and d > 1)]
+
+
+def test_auto_resolves_to_unfold(rng, monkeypatch):
+    """"auto" is checked to resolve, once, not re-run through every grid: it dispatches to "unfold"."""
+    from hypertext import ops as hops
+
+    assert hops.AUTO_IMPLEMENTATION == "unfold" and PerSampleConv1D().implementation == "auto"
+    called = []
+    for name, fn in list(hops._IMPLEMENTATION_FNS.items()):
+        monkeypatch.setitem(hops._IMPLEMENTATION_FNS, name,
+                            lambda *args, _fn=fn, _name=name, **kwargs: called.append(_name) or _fn(*args, **kwargs))
+    x, kernel, bias = _random_case(rng)
+    auto = keras.ops.convert_to_numpy(PerSampleConv1D(2, "same", 1, "auto")(x, kernel, bias))
+    assert called == ["unfold"]
+    np.testing.assert_array_equal(auto, keras.ops.convert_to_numpy(PerSampleConv1D(2, "same", 1, "unfold")(x, kernel,
+                                                                                                          bias)))
 
 
 @pytest.mark.parametrize("padding,strides,dilation,kernel_size", KERAS_GRID)
