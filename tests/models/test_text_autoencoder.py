@@ -170,7 +170,7 @@ class TestLoadErrors:
         data = open(saved, "rb").read()
         cut = tmp_path / "cut.keras"
         cut.write_bytes(data[: int(len(data) * fraction)])
-        with pytest.raises(hypertext.CheckpointError):
+        with pytest.raises(hypertext.CheckpointError, match="truncated"):
             hypertext.load(str(cut))
 
     def test_another_keras_model(self, tmp_path):
