@@ -51,6 +51,7 @@ def backend():
 
 
 def pytest_configure(config):
+    config.pluginmanager.register(SkipCheck(), "hypertext-skip-check")
     config.addinivalue_line("markers", "backend_dependent: runs on every Keras backend (see tests/conftest.py)")
     config.addinivalue_line("markers", "backends(*names): runs only on these Keras backends")
     config.addinivalue_line("markers", "thorough: slow; collected only with HYPERTEXT_THOROUGH=1 or -m thorough")
@@ -86,12 +87,20 @@ def pytest_ignore_collect(collection_path, config):
     return None if ("backend_dependent" in text or "mark.backends(" in text) else True
 
 
+def _inherited_non_test(item):
+    """`tf.test.TestCase.test_session`, which every TensorFlow test case inherits: a deprecated context manager that
+    skips itself as "Not a test" when pytest runs it."""
+    function = getattr(item, "function", None)
+    return item.name == "test_session" and getattr(function, "__module__", "").startswith("tensorflow.")
+
+
 def pytest_collection_modifyitems(config, items):
     name = backend()
     wants_thorough = THOROUGH or "thorough" in (config.getoption("markexpr", "") or "")
     keep, drop = [], []
     for item in items:
-        if not runs_on(item, name) or (item.get_closest_marker("thorough") and not wants_thorough):
+        if _inherited_non_test(item) or not runs_on(item, name) or (
+                item.get_closest_marker("thorough") and not wants_thorough):
             drop.append(item)
         else:
             keep.append(item)
@@ -105,30 +114,32 @@ def disallowed_skips(reasons, allowed=ALLOWED_SKIPS):
     return [r for r in reasons if not any(re.match(pattern, r) for pattern in allowed)]
 
 
-_skips = []
+class SkipCheck:
+    """The plugin that fails a run on a skip whose reason `allowed` does not match (registered for every run by
+    `pytest_configure`; tests/test_skips.py runs it in a session of its own)."""
 
+    def __init__(self, allowed=ALLOWED_SKIPS):
+        self.allowed, self.bad = allowed, []
 
-def pytest_runtest_logreport(report):
-    if report.skipped and isinstance(report.longrepr, tuple):
-        reason = report.longrepr[2]
-        _skips.append((report.nodeid, reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason))
+    def pytest_runtest_logreport(self, report):
+        if report.skipped and isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2]
+            reason = reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
+            if disallowed_skips([reason], self.allowed):
+                self.bad.append((report.nodeid, reason))
 
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.bad:
+            return
+        terminalreporter.section("skips not on the allowed list (tests/conftest.py ALLOWED_SKIPS)", red=True)
+        for node, reason in self.bad:
+            terminalreporter.line(f"{node}: {reason}")
+        if os.environ.get("HYPERTEXT_ALLOW_SKIPS") == "1":
+            terminalreporter.line("HYPERTEXT_ALLOW_SKIPS=1: reported, not failed")
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    bad = [(node, reason) for node, reason in _skips if disallowed_skips([reason])]
-    if not bad:
-        return
-    terminalreporter.section("skips not on the allowed list (tests/conftest.py ALLOWED_SKIPS)", red=True)
-    for node, reason in bad:
-        terminalreporter.line(f"{node}: {reason}")
-    if os.environ.get("HYPERTEXT_ALLOW_SKIPS") == "1":
-        terminalreporter.line("HYPERTEXT_ALLOW_SKIPS=1: reported, not failed")
-
-
-def pytest_sessionfinish(session, exitstatus):
-    bad = [reason for _, reason in _skips if disallowed_skips([reason])]
-    if bad and os.environ.get("HYPERTEXT_ALLOW_SKIPS") != "1" and exitstatus == 0:
-        session.exitstatus = 1
+    def pytest_sessionfinish(self, session, exitstatus):
+        if self.bad and os.environ.get("HYPERTEXT_ALLOW_SKIPS") != "1" and exitstatus == 0:
+            session.exitstatus = 1
 
 
 @pytest.fixture
