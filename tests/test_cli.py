@@ -1,6 +1,11 @@
-"""train.py and evaluate.py as a user runs them: subprocesses on a tiny corpus and the tiny config."""
+"""train.py and evaluate.py as a user runs them, on a tiny corpus and the tiny config: in-process (each script's own
+`main(argv)`, its stdout and stderr captured), and one real subprocess for what only a fresh process shows (the
+console script's log filter and oneDNN switch, which act before TensorFlow is imported)."""
 
+import contextlib
 import csv
+import dataclasses
+import importlib
 import io
 import json
 import os
@@ -12,16 +17,38 @@ import zipfile
 import h5py
 import pytest
 
+from hypertext.backend_utils import device_description
 from hypertext.cli.runner import keep_line
 from hypertext.data import load_texts
-from tests.conftest import backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = pytest.mark.skipif(backend() != "tensorflow", reason="the CLI tests run once, on TF")
+
+
+@dataclasses.dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 def run(script, *args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    """`python script args` in-process: the script's `main(argv)` with stdout and stderr captured (argparse's exit
+    becomes the return code), as `subprocess.run(..., capture_output=True, text=True)` would give it."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    main = importlib.import_module(os.path.splitext(os.path.basename(script))[0]).main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 2
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def run_subprocess(script, *args, env=None):
+    """`python script args` as a real subprocess."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"} if env is None else env
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=600)
 
@@ -51,11 +78,10 @@ def test_train_writes_every_artifact(trained):
     assert config["latent_dim"] == 24 and config["epochs"] == 2 and config["corpus"].endswith("corpus.txt")
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(metrics) >= {"num_examples", "token_accuracy", "exact_match", "bleu", "chrf", "seconds"}
-    # train.py turns TensorFlow's oneDNN on when the user has not chosen (the test environment leaves it unset).
-    expected = {"0": "off", "1": "on"}.get(os.environ.get("TF_ENABLE_ONEDNN_OPTS"), "on")
+    # In-process, oneDNN is as this test process's TensorFlow has it (the console script's switch is tested below).
     backend_line = next(line for line in result.stdout.splitlines() if line.startswith("backend: "))
-    assert backend_line.startswith("backend: tensorflow ")
-    assert backend_line.endswith(f" on CPU ({os.cpu_count()} cores), oneDNN {expected}"), backend_line
+    assert backend_line == f"backend: {device_description()}", backend_line
+    assert re.fullmatch(rf"backend: tensorflow \S+ on CPU \({os.cpu_count()} cores\), oneDNN (on|off)", backend_line)
     with open(os.path.join(out, "history.csv")) as f:
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
     # The optimizer state is in the backup, for --resume, and not in model.keras.
@@ -143,15 +169,36 @@ def test_bad_flags_are_one_line_errors(corpus, tmp_path):
 
 
 def test_tensorflow_log_lines_are_hidden_by_default():
+    """The one real subprocess: the log filter acts while TensorFlow is first imported."""
     # The user's environment decides nothing here: TF_CPP_MIN_LOG_LEVEL unset, as on a fresh machine.
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     checkpoint = os.path.join(ROOT, "data", "pretrained", "hypertext-wordnet.keras")
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"), "--checkpoint", checkpoint,
-                             "--limit", "20"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    result = run_subprocess("evaluate.py", "--checkpoint", checkpoint, "--limit", "20", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["num_examples"] == 20
     noise = [line for line in result.stderr.splitlines() if re.match(r"^[IWE]\d{4} ", line)
              or any(word in line for word in ("cuInit", "oneDNN", "absl::InitializeLog"))]
     assert noise == [], result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("user, expected", [(None, "1"), ("0", "0"), ("1", "1")])
+def test_the_train_console_script_turns_onednn_on_unless_the_user_chose(user, expected, monkeypatch):
+    """`hypertext-train` sets TF_ENABLE_ONEDNN_OPTS before anything imports TensorFlow, and keeps the user's value."""
+    from hypertext.cli import train as train_cli
+
+    if user is None:
+        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    else:
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", user)
+    seen = {}
+
+    def fake_run_tool(parse_args, main, argv, prog):
+        seen["value"], seen["argv"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS"), argv
+        return 0
+
+    monkeypatch.setattr(train_cli, "run_tool", fake_run_tool)
+    assert train_cli.run(["--output", "x"]) == 0
+    assert seen == {"value": expected, "argv": ["--output", "x"]}
 
 
 def test_import_time_log_filter_follows_the_level():

@@ -17,7 +17,6 @@ from hypertext.configs import get_config
 from hypertext.data import load_texts
 from hypertext.models import TextAutoencoder
 from hypertext.tokenizers import SentencePieceTokenizer
-from tests.conftest import backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,7 +40,6 @@ def test_the_command_line_tools_import_no_tensorflow():
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr[-2000:]
 
 
-tf_only = pytest.mark.skipif(backend() != "tensorflow", reason="the CLI tests run once, on TF")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +56,6 @@ def model_path(texts, tmp_path_factory):
     return path
 
 
-@tf_only
 @pytest.mark.filterwarnings("ignore:.*were longer than max_length:UserWarning")
 def test_npy_equals_encode_with_a_progress_bar(model_path, texts, tmp_path, capsys):
     texts = texts + ["", "a much longer text than max_length " * 5]  # an empty line is an empty text
@@ -74,7 +71,6 @@ def test_npy_equals_encode_with_a_progress_bar(model_path, texts, tmp_path, caps
     assert re.search(r"hypertext-encode: [\d,]+ of 1,202 texts are longer than max_length=32 pieces", err)
 
 
-@tf_only
 def test_jsonl_from_stdin_in_a_subprocess(model_path, tmp_path):
     texts = ["a small domesticated carnivore", "日本語のテキスト", "", "tab\tinside"]
     out = str(tmp_path / "vectors.jsonl")
@@ -91,7 +87,6 @@ def test_jsonl_from_stdin_in_a_subprocess(model_path, tmp_path):
     np.testing.assert_array_equal(np.array([row["vector"] for row in rows], dtype="float32"), expected)
 
 
-@tf_only
 def test_bad_inputs_are_one_line_errors_with_exit_code_2(model_path, tmp_path, capsys):
     out = str(tmp_path / "v.npy")
     cases = [

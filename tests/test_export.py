@@ -4,7 +4,7 @@ encoder and decoder as a SavedModel and an ONNX file, which a subprocess that ca
 functional model holding a `HyperConv1D`.
 
 The ONNX tests need tf2onnx, onnx and onnxruntime (`pip install -e .[export]`, as CI does) and skip without them.
-The ONNX export of the 16 MB preset runs only with HYPERTEXT_SLOW_TESTS=1 (the tiny model covers the same path).
+The ONNX export of the 16 MB preset runs in the thorough mode (HYPERTEXT_THOROUGH=1) (the tiny model covers the same path).
 """
 
 import importlib.util
@@ -233,7 +233,7 @@ def test_keras_export_of_the_preset(preset, tmp_path):
 
 
 @needs_onnx
-@pytest.mark.skipif(os.environ.get("HYPERTEXT_SLOW_TESTS") != "1", reason="~20 s: set HYPERTEXT_SLOW_TESTS=1")
+@pytest.mark.thorough  # ~20 s; the tiny model covers the same path in the fast mode
 def test_keras_onnx_export_of_the_preset(preset, tmp_path):
     import onnxruntime
 

@@ -29,6 +29,18 @@ def test_latent_report_of_a_tiny_fitted_model(corpus, tiny_config, tiny_tokenize
                            "samples_of_two_words_or_more", "examples"}
     assert set(report["noise_bleu"]) == {"0.0", "0.1", "0.3", "0.5"}
     assert report["sample_word_validity"] == 1.0  # samples are decoded with the lexicon of these very texts
-    for key in ("midpoint_word_validity", "sample_novelty", "samples_of_two_words_or_more"):
-        assert 0.0 <= report[key] <= 1.0
-    assert len(report["examples"]["midpoints"]) == 5 and len(report["examples"]["samples"]) == 5
+    # Every number, counted here from the model's own samples, midpoints and decodings.
+    drawn, vocabulary = model.sample(8, seed=0), word_list(corpus[:200])
+    chosen = np.random.default_rng(0).choice(30, size=(5, 2), replace=False)
+    middle = [model.interpolate(corpus[200 + a], corpus[200 + b], steps=3)[1] for a, b in chosen]
+    assert report["examples"] == {"midpoints": middle, "samples": drawn[:5]}
+    assert report["sample_novelty"] == round(np.mean([t not in set(corpus[:200]) for t in drawn]), 4)
+    assert report["samples_of_two_words_or_more"] == round(np.mean([len(words(t)) >= 2 for t in drawn]), 4)
+    assert report["midpoint_word_validity"] == round(word_validity(middle, vocabulary), 4)
+    import sacrebleu
+
+    held_out = corpus[200:230]
+    z = model.encode_latent(held_out)
+    for share in (0.0, 0.3):
+        decoded = model.decode(noisy_latents(z, share, seed=0) if share else z)
+        assert report["noise_bleu"][str(share)] == round(sacrebleu.corpus_bleu(decoded, [held_out]).score, 2)

@@ -5,10 +5,13 @@ import os
 import re
 
 import numpy as np
+import pytest
 
 import hypertext
 from hypertext.data import wordnet
 from hypertext.legacy import model_fields
+
+pytestmark = pytest.mark.backend_dependent  # on every backend, and without TensorFlow (.ci/tf_free)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECKPOINT = os.path.join(ROOT, "data", "pretrained", "hypertext-wordnet.keras")

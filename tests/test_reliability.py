@@ -24,10 +24,9 @@ import hypertext
 from hypertext import training
 from hypertext.training import fs
 from hypertext.data import wordnet
-from tests.conftest import backend, history_epochs, write_corpus_file
+from tests.conftest import history_epochs, write_corpus_file
 from tests.test_cli import ROOT, run
 
-pytestmark = pytest.mark.skipif(backend() != "tensorflow", reason="the CLI tests run once, on TF")
 
 TINY = ["--config", "tiny", "--set", "latent_dim=24", "--verbose", "0", "--eval-limit", "40"]
 THOROUGH = os.environ.get("HYPERTEXT_THOROUGH") == "1"
@@ -171,16 +170,22 @@ def test_a_second_writer_is_refused_and_a_torn_backup_is_skipped(corpus, tmp_pat
          str(epochs), "--steps-per-epoch", "40"], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for(os.path.join(out, "config.json"), first)
-    started = time.time()
-    second = run("train.py", "--output", out, "--resume", "--verbose", "0")
-    refused_after = time.time() - started
-    assert first.poll() is None, "the first run ended before the second one started: make it longer"
+    # The first writer is stopped (SIGSTOP) while the second one tries: it holds the run folder and cannot finish in
+    # the meantime on however fast a machine, and a second writer that waited for the folder instead of being refused
+    # would wait forever (run's timeout fails the test).
+    first.send_signal(signal.SIGSTOP)
+    try:
+        started = time.time()
+        second = run("train.py", "--output", out, "--resume", "--verbose", "0")
+        refused_after = time.time() - started
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGCONT)
     lines = second.stderr.strip().splitlines()
     assert second.returncode == 2 and len(lines) == 1, second.stderr[-2000:]
     assert re.fullmatch(re.escape(f"train.py: error: {out!r} is in use by another training run: process {first.pid} "
                                   f"on {socket.gethostname()}, started ") + r"[-0-9]+ [0-9:]+ UTC\. " + re.escape(
         f"Wait for it to finish, or stop it (kill {first.pid}) and continue the run with --resume."), lines[0])
-    assert refused_after < 60
     with capsys.disabled():
         print(f"\nsecond writer refused in {refused_after:.1f}s: {lines[0]}")
     assert first.wait(timeout=600) == 0, first.stderr.read()[-2000:]
@@ -345,8 +350,16 @@ def test_junk_corpus_trains_and_junk_text_encodes(corpus, tmp_path):
     with pytest.warns(UserWarning, match=r"\d of 8 texts were longer than max_length=32 tokens"):
         z = model.encode(texts)
     assert z.shape == (len(texts), 24) and np.isfinite(z).all()
-    restored = model.reconstruct(texts)  # the 1 MB line window by window: no warning, nothing cut
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        restored = model.reconstruct(texts)  # the 1 MB line window by window: no warning, nothing cut
+    assert [str(w.message) for w in caught if "longer than" in str(w.message)] == []
     assert len(restored) == len(texts) and all(isinstance(t, str) for t in restored)
+    # Each text gives what it gives alone (the batch, with a 1 MB neighbour, changes nothing).
+    assert [model.reconstruct([t])[0] for i, t in enumerate(texts) if t is not huge] == [
+        r for t, r in zip(texts, restored) if t is not huge]
     assert model.encode([]).shape == (0, 24) and model.reconstruct([]) == []
     # Byte fallback: whatever the model writes back, the tokenizer round-trips the junk itself exactly.
     ids = model.tokenizer.encode(JUNK[2:3])
@@ -384,14 +397,12 @@ def test_evaluate_gives_one_line_and_exit_2_for_every_bad_checkpoint(checkpoint,
     sys.path.insert(0, ROOT)
     import evaluate  # the script's own main(), in-process: one TF start-up instead of one per file
 
+    # The matrix of bad files, once, through the command line (hypertext.load's own errors for the same files are
+    # tests/models/test_text_autoencoder.py::TestLoadErrors).
     for name, (path, match) in _bad_checkpoints(checkpoint, str(tmp_path)).items():
         assert evaluate.main(["--checkpoint", path, "--limit", "5"]) == 2, name
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("evaluate.py: error: ") and match in lines[0], (name, lines)
-        with pytest.raises((FileNotFoundError, hypertext.CheckpointError), match=re.escape(match)):
-            hypertext.load(path)
-    # The same through a real subprocess, for one of them, and the intact file for contrast.
-    result = run("evaluate.py", "--checkpoint", _bad_checkpoints(checkpoint, str(tmp_path))["truncated at 50.0%"][0])
-    assert result.returncode == 2 and "Traceback" not in result.stderr and "truncated" in result.stderr
+    # The intact file, for contrast.
     assert evaluate.main(["--checkpoint", checkpoint, "--limit", "5"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["num_examples"] == 5

@@ -11,9 +11,8 @@ import hypertext
 from hypertext import training
 from hypertext.configs import get_config
 from hypertext.data import load_texts
-from tests.conftest import backend
 
-pytestmark = pytest.mark.skipif(backend() != "tensorflow", reason="the guarantee is stated for TF CPU; runs on TF")
+pytestmark = pytest.mark.backends("tensorflow")  # the guarantee is stated for TF CPU
 
 
 @pytest.fixture(scope="module")

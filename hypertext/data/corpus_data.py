@@ -1,5 +1,8 @@
 """The data of a run: the texts that train the tokenizer, the batches that `fit` reads, and the sample that sets the
-bag-of-tokens IDF. `train()` calls `read_corpus`, then `CorpusData.batches`, which returns `RunBatches`.
+bag-of-tokens IDF. `train()` calls `read_corpus`, then `CorpusData.train_tokenizer` (unless the run has its
+tokenizer already), then `CorpusData.batches`, which returns `RunBatches`: the corpus goes down into `data/` once
+and comes back as batches. The teacher's vectors of distillation are handed in (`batches(teacher=...)`): nothing
+here imports the models.
 
 A local corpus (files, "wordnet", "english", or several joined by `+`) is first read once, as a stream: it counts
 the texts and keeps a seeded reservoir sample of them, about `config.tokenizer_sentences` training texts (the
@@ -69,7 +72,15 @@ class CorpusData:
     validation: Texts
     stats: dict
 
-    def batches(self, tokenizer, config, log=print, distributed=False, processes=1):
+    def train_tokenizer(self, config):
+        """A `SentencePieceTokenizer` trained on `tokenizer_texts` with `config`'s vocabulary size, sentence count and
+        seed (seeded and single-threaded: the same texts and config give the same tokenizer)."""
+        from hypertext.tokenizers import SentencePieceTokenizer
+
+        return SentencePieceTokenizer.from_texts(self.tokenizer_texts, vocab_size=config.vocab_size,
+                                                 max_training_sentences=config.tokenizer_sentences, seed=config.seed)
+
+    def batches(self, tokenizer, config, log=print, distributed=False, processes=1, teacher=None):
         """The `RunBatches` (train, validation, steps_per_epoch, idf_sequences) for `model.fit`.
 
         `distributed`: full batches only, so that each splits evenly over the replicas (each length bucket's short
@@ -79,7 +90,10 @@ class CorpusData:
 
         `idf_sequences` are the token ids the bag-of-tokens IDF is counted on: the whole training split in memory,
         the tokenized reservoir sample when streamed. A streamed full-pass epoch (`steps_per_epoch=0`) is
-        `ceil(num_train / batch_size)` steps of the endless stream: about one pass over the file."""
+        `ceil(num_train / batch_size)` steps of the endless stream: about one pass over the file.
+
+        `teacher`: with `distill_weight` > 0, a function `(texts, log=) -> (N, teacher_dim)` vectors, e.g.
+        `hypertext.models.objectives.teacher.teacher_vectors`."""
         multiple = 2 ** config.num_stages
         common = dict(tokenizer=tokenizer, max_length=config.max_length, batch_size=config.batch_size,
                       length_multiple=multiple)
@@ -89,7 +103,7 @@ class CorpusData:
                              f"({'streamed' if self.train is None else 'in memory'}), contrastive_weight="
                              f"{config.contrastive_weight}, distill_weight={config.distill_weight}")
         if config.contrastive_weight > 0 or config.distill_weight > 0:
-            return self._pair_batches(tokenizer, config, log)
+            return self._pair_batches(tokenizer, config, log, teacher)
         if distributed:
             common.update(drop_remainder=True, tf_data=True if processes > 1 else None)
         if self.stream is None:
@@ -110,7 +124,7 @@ class CorpusData:
             _log_left_out("validation", validation_ids, validation, config, log)
         return RunBatches(train, validation, steps, sequences)
 
-    def _pair_batches(self, tokenizer, config, log):
+    def _pair_batches(self, tokenizer, config, log, teacher_vectors):
         """`batches` for the contrastive and distillation objectives: `hypertext.data.pairs.PairBatches`, each text
         with a positive, and with the teacher's vector when `distill_weight` > 0. WordNet texts are paired within
         their synset of the same split when `synset_positives`; the others with a noisy view of themselves. In
@@ -126,8 +140,9 @@ class CorpusData:
                       length_multiple=2 ** config.num_stages, positive_drop=config.positive_drop, seed=config.seed)
         teacher = {}
         if config.distill_weight > 0:
-            from hypertext.models.objectives.teacher import teacher_vectors
-
+            if teacher_vectors is None:
+                raise ValueError("`distill_weight` > 0 needs the teacher's vectors: pass `teacher=` (e.g. "
+                                 "hypertext.models.objectives.teacher.teacher_vectors).")
             teacher = {name: teacher_vectors(texts, log=log)
                        for name, texts in (("train", self.train), ("validation", self.validation))}
         sequences = _tokenize("train", self.train, tokenizer, config, log)

@@ -46,9 +46,9 @@ def compile_model(task, config, total_steps, jit_compile=False):
     return task.compile_for_training(optimizer, jit_compile=jit_compile)
 
 
-def get_tokenizer(output, train_texts, config, log=print, init_model=None, save=True):
+def get_tokenizer(output, data, config, log=print, init_model=None, save=True):
     """Loads `output/tokenizer.model` when it exists (a resumed run), else takes `init_model`'s tokenizer (a warm
-    start) or trains one and, with `save`, saves it there. (The trainer is seeded and single-threaded: the same texts
+    start) or has the run's data (`CorpusData.train_tokenizer`) train one and, with `save`, saves it there. (The trainer is seeded and single-threaded: the same texts
     and config give the same tokenizer, which is how the processes of a multi-worker run other than the chief get the
     chief's without writing it.)"""
     path = os.path.join(output, TOKENIZER_FILE)
@@ -59,9 +59,7 @@ def get_tokenizer(output, train_texts, config, log=print, init_model=None, save=
     if init_model is not None:
         tokenizer = init_model.tokenizer
     else:
-        tokenizer = SentencePieceTokenizer.from_texts(train_texts, vocab_size=config.vocab_size,
-                                                      max_training_sentences=config.tokenizer_sentences,
-                                                      seed=config.seed)
+        tokenizer = data.train_tokenizer(config)
     if save:
         with open(path + ".tmp", "wb") as f:
             f.write(tokenizer.proto)
@@ -143,7 +141,20 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
         ValueError (OutputDirError included): bad settings, corpus or output folder; raised before training starts.
         TrainingError: a non-finite loss, a checkpoint that could not be written, or a multi-worker run whose
             processes lost each other. What was saved is kept.
+
+    With `mixed_precision`, the global dtype policy is mixed while the run builds and trains its model, and is
+    set back to what it was when `train` returns or raises.
     """
+    previous_policy = keras.config.dtype_policy()
+    try:
+        return _train(corpus, output, config, text_key, resume, jit_compile, mixed_precision, encoding_errors,
+                      verbose, log, distribute, cpu_devices, init_from)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _train(corpus, output, config, text_key, resume, jit_compile, mixed_precision, encoding_errors, verbose, log,
+           distribute, cpu_devices, init_from):
     config = configs.validate(config or configs.get_config("small"))
     dist = setup_distribution(distribute, cpu_devices, config.batch_size)
     if dist.is_chief:
@@ -163,14 +174,17 @@ def train(corpus="wordnet", output="runs/default", config=None, text_key="text",
             + (f"; process {dist.process_id} of {dist.num_processes}" if dist.num_processes > 1 else ""))
     data = read_corpus(corpus, config, text_key=text_key, errors=encoding_errors, log=log)
     init_model = load_init_model(init_from, config) if init_from and not resume else None
-    tokenizer = get_tokenizer(output, data.tokenizer_texts, config, log, init_model, save=dist.is_chief)
+    tokenizer = get_tokenizer(output, data, config, log, init_model, save=dist.is_chief)
     dist.check_same_everywhere(tokenizer.proto, "tokenizer")
     # Batches are bucketed by length (one padded length per bucket, a multiple of 2**num_stages), so a batch of
     # short texts costs a fraction of a batch of long ones. With the contrastive loss, each text comes with a positive.
     # A distributed run gets full batches only (each splits evenly over the replicas and processes).
+    teacher = None
+    if config.distill_weight > 0:
+        from hypertext.models.objectives.teacher import teacher_vectors as teacher
     train_ds, val_ds, steps_per_epoch, idf_ids = data.batches(tokenizer, config, log,
                                                               distributed=dist.strategy != "none",
-                                                              processes=dist.num_processes)
+                                                              processes=dist.num_processes, teacher=teacher)
 
     best = os.path.join(output, MODEL_FILE)
     history_csv = os.path.join(output, HISTORY_FILE)

@@ -5,6 +5,8 @@ from hypertext.data import pairs
 from hypertext.data.pairs import NO_GROUP, PairBatches, augment, wordnet_synset_groups
 from hypertext.data import wordnet
 
+pytestmark = pytest.mark.backend_dependent  # on every backend, and without TensorFlow (.ci/tf_free)
+
 EOS = 3
 
 

@@ -15,6 +15,8 @@ from hypertext.data.corpora import Reservoir
 from hypertext.tokenizers import SentencePieceTokenizer
 from hypertext.data import corpus_data as inputs
 
+pytestmark = pytest.mark.backend_dependent  # on every backend, and without TensorFlow (.ci/tf_free)
+
 
 @pytest.fixture(scope="module")
 def tokenizer():

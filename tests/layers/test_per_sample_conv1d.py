@@ -11,7 +11,7 @@ from tests.layers.gradient_checks import numeric_gradients
 from tests.conftest import backend
 from tests.layer_checks import run_layer_checks
 
-IMPLEMENTATIONS = ["unfold", "fold", "grouped", "loop", "auto"]
+IMPLEMENTATIONS = ["unfold", "fold", "grouped", "loop"]  # "auto": see test_auto_resolves_to_unfold
 GRID = list(itertools.product(["valid", "same", "causal"], [1, 2, 3], [1, 2], [1, 2, 3, 5]))
 
 
@@ -35,10 +35,28 @@ def test_matches_float64_reference_on_full_grid(implementation, rng):
         np.testing.assert_allclose(got, want, atol=1e-4, err_msg=str((padding, strides, dilation, kernel_size)))
 
 
-@pytest.mark.parametrize("padding,strides,dilation,kernel_size", GRID)
+# keras.layers.Conv1D refuses strides > 1 with dilation_rate > 1: those cells are not collected.
+KERAS_GRID = [(p, s, d, k) for p, s, d, k in GRID if not (s > 1 and d > 1)]
+
+
+def test_auto_resolves_to_unfold(rng, monkeypatch):
+    """"auto" is checked to resolve, once, not re-run through every grid: it dispatches to "unfold"."""
+    from hypertext import ops as hops
+
+    assert hops.AUTO_IMPLEMENTATION == "unfold" and PerSampleConv1D().implementation == "auto"
+    called = []
+    for name, fn in list(hops._IMPLEMENTATION_FNS.items()):
+        monkeypatch.setitem(hops._IMPLEMENTATION_FNS, name,
+                            lambda *args, _fn=fn, _name=name, **kwargs: called.append(_name) or _fn(*args, **kwargs))
+    x, kernel, bias = _random_case(rng)
+    auto = keras.ops.convert_to_numpy(PerSampleConv1D(2, "same", 1, "auto")(x, kernel, bias))
+    assert called == ["unfold"]
+    np.testing.assert_array_equal(auto, keras.ops.convert_to_numpy(PerSampleConv1D(2, "same", 1, "unfold")(x, kernel,
+                                                                                                          bias)))
+
+
+@pytest.mark.parametrize("padding,strides,dilation,kernel_size", KERAS_GRID)
 def test_shared_kernel_equals_keras_conv1d(padding, strides, dilation, kernel_size, rng):
-    if strides > 1 and dilation > 1:
-        pytest.skip("keras.layers.Conv1D refuses strides > 1 with dilation_rate > 1")
     x = rng.normal(size=(3, 12, 5)).astype("float32")
     conv = keras.layers.Conv1D(6, kernel_size, strides, padding, dilation_rate=dilation)
     want = keras.ops.convert_to_numpy(conv(x))
@@ -108,7 +126,7 @@ def test_standard_layer_checks(rng, tmp_path):
                      [x, kernel, bias], (3, 4, 4), tmp_path)
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="tf.function / XLA are TensorFlow's")
+@pytest.mark.backends("tensorflow")  # tf.function / XLA are TensorFlow's
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_inside_tf_function_with_unknown_batch(jit_compile, rng):
     import tensorflow as tf
@@ -122,7 +140,7 @@ def test_inside_tf_function_with_unknown_batch(jit_compile, rng):
                                    references.per_sample_conv1d(x, kernel, bias, 2, "same", 1), atol=1e-4)
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="an unknown length only exists in a TensorFlow graph")
+@pytest.mark.backends("tensorflow")  # an unknown length only exists in a TensorFlow graph
 def test_unknown_length_in_tf_graph(rng):
     import tensorflow as tf
 
@@ -134,7 +152,7 @@ def test_unknown_length_in_tf_graph(rng):
                                    references.per_sample_conv1d(x, kernel, None, 3, "same", 2), atol=1e-4)
 
 
-@pytest.mark.skipif(backend() != "jax", reason="jax.jit")
+@pytest.mark.backends("jax")  # jax.jit
 def test_under_jax_jit(rng):
     import jax
 

@@ -79,7 +79,7 @@ def test_standard_layer_checks(rng, tmp_path):
                                            implementation="unfold"), [x, kernel, bias], (3, 4, 8, 4), tmp_path)
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="tf.function / XLA are TensorFlow's")
+@pytest.mark.backends("tensorflow")  # tf.function / XLA are TensorFlow's
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_inside_tf_function_with_unknown_batch_and_size(jit_compile, rng):
     import tensorflow as tf
@@ -94,7 +94,7 @@ def test_inside_tf_function_with_unknown_batch_and_size(jit_compile, rng):
                                    references.per_sample_conv2d(x, kernel, bias, (2, 2), "same", (1, 2)), atol=1e-4)
 
 
-@pytest.mark.skipif(backend() != "jax", reason="jax.jit")
+@pytest.mark.backends("jax")  # jax.jit
 def test_under_jax_jit(rng):
     import jax
 

@@ -111,7 +111,7 @@ def test_config_normalises_ints_to_pairs():
     assert PerSampleConv2DTranspose().get_config()["output_padding"] is None
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="tf.function / XLA are TensorFlow's")
+@pytest.mark.backends("tensorflow")  # tf.function / XLA are TensorFlow's
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_inside_tf_function_with_unknown_batch_and_size(jit_compile, rng):
     import tensorflow as tf
@@ -127,7 +127,7 @@ def test_inside_tf_function_with_unknown_batch_and_size(jit_compile, rng):
             references.per_sample_conv2d_transpose(x, kernel, bias, (2, 1), "same", (1, 0), (1, 1)), atol=1e-4)
 
 
-@pytest.mark.skipif(backend() != "jax", reason="jax.jit")
+@pytest.mark.backends("jax")  # jax.jit
 def test_under_jax_jit(rng):
     import jax
 

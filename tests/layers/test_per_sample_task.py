@@ -2,6 +2,7 @@
 Conv1D with the context concatenated to every step, holding more parameters, must do measurably worse."""
 
 import keras
+import numpy as np
 import pytest
 
 from examples.pattern_classifier import (
@@ -13,7 +14,7 @@ from examples.pattern_classifier import (
 from tests.conftest import backend
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="the training comparison runs on the TF backend in CI")
+@pytest.mark.backends("tensorflow")  # the training comparison runs once, on TF
 def test_hyper_conv_solves_per_sample_task_and_plain_conv_does_worse():
     train, test = make_pattern_task(6000, seed=1), make_pattern_task(2000, seed=2)
     keras.utils.set_random_seed(0)
@@ -28,7 +29,23 @@ def test_hyper_conv_solves_per_sample_task_and_plain_conv_does_worse():
     assert plain_accuracy <= hyper_accuracy - 0.03
 
 
+@pytest.mark.backends("tensorflow")  # NumPy only
 def test_task_labels_are_balanced_and_exact():
     (tokens, query), labels = make_pattern_task(500, seed=3)
     assert tokens.shape == (500, 16, 6) and query.shape == (500, 16)
     assert 0.4 < labels.mean() < 0.7
+    ids, queries = tokens.argmax(-1), query.argmax(-1)
+    assert (tokens.sum(-1) == 1).all() and (query.sum(-1) == 1).all()  # one-hot
+    # Each query's pattern, read off the positive examples: the one 3-gram that every positive of that query holds.
+    grams = [{tuple(row[i:i + 3]) for i in range(14)} for row in ids]
+    patterns = {}
+    for q in np.unique(queries):
+        common = set.intersection(*[grams[i] for i in np.flatnonzero((queries == q) & (labels == 1))])
+        assert len(common) == 1, (q, common)
+        patterns[q] = common.pop()
+    assert len(set(patterns.values())) == len(patterns)  # a different pattern per query
+    # Brute force, against the vectorised labels: the label says whether the query's pattern occurs.
+    for i in range(500):
+        assert (patterns[queries[i]] in grams[i]) == bool(labels[i]), i
+    # Nearly every example holds another query's pattern, the distractor (the query's own may overwrite it).
+    assert np.mean([any(p in grams[i] for q, p in patterns.items() if q != queries[i]) for i in range(500)]) > 0.9

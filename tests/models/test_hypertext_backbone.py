@@ -103,8 +103,20 @@ def test_pooling_is_one_explicit_choice(pooling, pool_heads, layer, tiny_config,
     backbone.build()
     assert (backbone.binding is not None, backbone.attention_pool is not None) == (
         layer == "binding", layer == "attention_pool")
+    for variable in backbone.weights:  # big random weights: every path of the pooling moves z
+        variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.5)
     ids = rng.integers(4, 100, size=(3, 8)).astype("int32")
-    assert tuple(backbone.encode_ids(ids).shape) == (3, tiny_config.latent_dim)
+    ids[1, 5:], ids[2, 3:] = 0, 0  # padded rows
+    z = keras.ops.convert_to_numpy(backbone.encode_ids(ids))
+    assert z.shape == (3, tiny_config.latent_dim)
+    # Each row is pooled on its own: a row alone gives its z in the batch; changing a real token moves its row only.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(backbone.encode_ids(ids[2:3])), z[2:3], rtol=1e-4,
+                               atol=1e-4)
+    changed = ids.copy()
+    changed[2, 1] = 101
+    moved = keras.ops.convert_to_numpy(backbone.encode_ids(changed))
+    np.testing.assert_allclose(moved[:2], z[:2], rtol=1e-4, atol=1e-4)
+    assert np.abs(moved[2] - z[2]).max() > 1e-3
 
 
 def test_pooling_and_pool_heads_must_agree_and_old_flags_convert(tiny_config):

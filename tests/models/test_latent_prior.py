@@ -13,6 +13,9 @@ def test_fit_matches_numpy_and_samples_follow_it(rng):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(prior.mean), latents.mean(0), rtol=1e-5, atol=1e-5)
     assert np.allclose(np.triu(factor, 1), 0)
     samples = prior.sample(20000, seed=3).astype("float64")
+    # The samples' mean (np.cov below removes it): within 5 standard errors of the latents' mean, on every axis.
+    standard_error = np.sqrt(np.diag(np.cov(latents, rowvar=False)) / len(samples))
+    assert np.all(np.abs(samples.mean(0) - latents.mean(0)) < 5 * standard_error), samples.mean(0) - latents.mean(0)
     np.testing.assert_allclose(np.cov(samples, rowvar=False), np.cov(latents, rowvar=False), atol=0.15 * np.abs(
         np.cov(latents, rowvar=False)).max())
 

@@ -50,11 +50,22 @@ def test_every_decoded_word_is_in_the_lexicon_whatever_the_logits(tokenizer, rng
 
 
 def test_a_non_word_is_replaced_by_the_likeliest_word(tokenizer, rng):
+    """At the first position the top piece starts no lexicon word; of the two word starts ranked next, the likelier
+    one wins, and the following positions spell it out; then eos."""
     lexicon = Lexicon.from_texts(TEXTS)
-    (cat,), (sat,) = tokenizer.encode(["cat"]), tokenizer.encode(["sat"])
-    logits = _logits_for(tokenizer, [cat[0]] + sat[1:] if len(sat) > 1 else cat, 12, tokenizer.vocab_size, rng)
-    (row,) = lexicon.decode_logits(logits[None], tokenizer)
-    assert all(w in lexicon for w in tokenizer.decode([row])[0].split())
+    starts = {pieces[0] for pieces in tokenizer.encode(lexicon.words)}
+    non_word = next(p for p in range(4, tokenizer.vocab_size) if p not in starts and
+                    tokenizer.decode([[p]])[0].strip().isalpha())
+    assert tokenizer.decode([[non_word]])[0].strip() not in lexicon
+    (sea,), (town,) = tokenizer.encode(["sea"]), tokenizer.encode(["town"])
+    for first, second in ((sea, town), (town, sea)):  # the likelier of the two, whichever it is
+        logits = rng.normal(size=(12, tokenizer.vocab_size))
+        logits[0, non_word], logits[0, first[0]], logits[0, second[0]] = 20.0, 15.0, 14.0
+        for t, piece in enumerate(first[1:] + [EOS_ID], start=1):
+            logits[t, piece] = 20.0
+        assert tokenizer.decode([logits.argmax(-1)[:1]])[0].strip() not in lexicon  # plain argmax: a non-word
+        (row,) = lexicon.decode_logits(logits[None], tokenizer)
+        assert row == first and tokenizer.decode([row]) == [tokenizer.decode([first])[0]]
 
 
 def test_the_words_travel_as_an_asset(tmp_path):

@@ -19,7 +19,7 @@ from hypertext.models import AutoencoderTask, TextAutoencoder
 from hypertext.training import AtomicBestCheckpoint, compile_model
 from tests.conftest import backend
 
-pytestmark = [pytest.mark.skipif(backend() != "tensorflow", reason="file checks run once, on TF"),
+pytestmark = [pytest.mark.backends("tensorflow"),  # file checks run once, on TF
               pytest.mark.filterwarnings("ignore:.*were longer than max_length:UserWarning")]
 
 

@@ -55,21 +55,33 @@ def test_encode_groups_by_length_and_warns_once_per_call(tiny_config, tiny_token
         np.testing.assert_allclose(z[i], model.encode([texts[i]])[0], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.skipif(backend() == "jax", reason="300 tiny fit() epochs take minutes on JAX's CPU; forward and train "
-                                               "step are covered above")
+# Not on JAX: 300 tiny fit() epochs take minutes on its CPU (forward and train step are covered above).
+@pytest.mark.backends("tensorflow", "torch")
 def test_learns_to_reconstruct_a_few_sentences(tiny_config, tiny_tokenizer, corpus):
+    """Margins that hold on any CPU, not one exact outcome: how many of the 8 sentences come back word for word after
+    300 tiny epochs depends on the floating-point path (7 of 8 on PyTorch on a 2-core Intel Xeon with AVX-512 in
+    one CI run, 8 of 8 on AMD and in another Intel run)."""
     keras.utils.set_random_seed(0)
     config = tiny_config.replace(learning_rate=1e-2, warmup_steps=1)
     trainer = task(config, tiny_tokenizer)
     model = trainer.text_model()
     texts = [t for t in corpus if len(tiny_tokenizer.encode([t])[0]) < 10][:8]
     ids = model.texts_to_ids(texts)
+    weights = (ids != 0).astype("float32")
     compile_model(trainer, config, total_steps=300)
-    trainer.fit(ids, ids, sample_weight=(ids != 0).astype("float32"), batch_size=8, epochs=300, verbose=0)
-    assert model.reconstruct(texts) == texts
+    before = float(trainer.evaluate(ids, ids, sample_weight=weights, batch_size=8, verbose=0, return_dict=True)["loss"])
+    trainer.fit(ids, ids, sample_weight=weights, batch_size=8, epochs=300, verbose=0)
+    after = float(trainer.evaluate(ids, ids, sample_weight=weights, batch_size=8, verbose=0, return_dict=True)["loss"])
+    assert after < before / 50, (before, after)  # measured: 3.51 -> 0.0028 (torch, Intel)
+    # Teacher-forced token accuracy over the real (non-pad) tokens, eos included.
+    predicted = np.argmax(keras.ops.convert_to_numpy(trainer.text_model().backbone(ids)), axis=-1)
+    accuracy = float(((predicted == ids) * weights).sum() / weights.sum())
+    assert accuracy >= 0.9, accuracy
+    rebuilt = model.reconstruct(texts)
+    assert sum(a == b for a, b in zip(rebuilt, texts)) >= 6, list(zip(texts, rebuilt))
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="save/load round trip runs once, on TF")
+@pytest.mark.backends("tensorflow")  # save/load round trip runs once, on TF
 def test_save_load_round_trip(tiny_config, tiny_tokenizer, corpus, tmp_path):
     model = text_model(tiny_config, tiny_tokenizer)
     path = str(tmp_path / "model.keras")
@@ -80,7 +92,7 @@ def test_save_load_round_trip(tiny_config, tiny_tokenizer, corpus, tmp_path):
     assert restored.config == model.config
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="runs once, on TF")
+@pytest.mark.backends("tensorflow")  # runs once, on TF
 def test_export_keeps_the_outputs_of_a_trained_model(tiny_config, tiny_tokenizer, corpus, tmp_path):
     trainer = task(tiny_config, tiny_tokenizer)
     one_fit_step(trainer, tiny_config, corpus[:32])
@@ -105,8 +117,14 @@ def test_text_api(tiny_config, tiny_tokenizer, corpus):
     z64 = z[:5].astype("float64")
     np.testing.assert_allclose(unit, z64 / np.linalg.norm(z64, axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
     assert model.reconstruct([]) == [] and model.decode(np.zeros((0, tiny_config.latent_dim))) == []
-    assert len(model.decode(z[:3])) == 3 and all(isinstance(t, str) for t in model.decode(z[:3]))
-    assert len(model.interpolate("a small cat", "a large dog", steps=4)) == 4
+    # decode: the greedy piece at each position of the backbone's logits, cut at the first eos.
+    logits = keras.ops.convert_to_numpy(model.backbone.decode_latent(z[:3]))
+    greedy = [list(row[:list(row).index(3)]) if 3 in row else list(row) for row in logits.argmax(-1)]
+    assert model.decode(z[:3]) == tiny_tokenizer.decode(greedy) and len(greedy) == 3
+    # interpolate: the decoded points of the straight line between the two texts' z (no lexicon: plain decoding).
+    ends = model.encode_latent(["a small cat", "a large dog"])
+    line = [(1 - t) * ends[0] + t * ends[1] for t in np.linspace(0.0, 1.0, 4, dtype="float32")]
+    assert model.interpolate("a small cat", "a large dog", steps=4) == model.decode(np.stack(line))
     with pytest.warns(UserWarning, match=r"1 of 2 texts were longer than max_length=16 tokens \(eos included\)"):
         model.encode(["short", "a much longer text " * 20])
 
@@ -128,7 +146,7 @@ def test_text_api_errors(tiny_config, tiny_tokenizer):
         TextAutoencoder()
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="file checks are backend-independent")
+@pytest.mark.backends("tensorflow")  # file checks are backend-independent
 class TestLoadErrors:
     @pytest.fixture
     def saved(self, tiny_config, tiny_tokenizer, tmp_path):
@@ -153,7 +171,7 @@ class TestLoadErrors:
         data = open(saved, "rb").read()
         cut = tmp_path / "cut.keras"
         cut.write_bytes(data[: int(len(data) * fraction)])
-        with pytest.raises(hypertext.CheckpointError):
+        with pytest.raises(hypertext.CheckpointError, match="truncated"):
             hypertext.load(str(cut))
 
     def test_another_keras_model(self, tmp_path):
@@ -187,7 +205,7 @@ def test_encode_returns_the_embedding_head_and_encode_latent_z(tiny_config, tiny
                                atol=1e-5)
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="save/load round trip runs once, on TF (passes on JAX too)")
+@pytest.mark.backends("tensorflow")  # save/load round trip runs once, on TF (passes on JAX too)
 def test_sample_interpolate_and_their_round_trip(tiny_config, tiny_tokenizer, corpus, tmp_path):
     model = text_model(tiny_config, tiny_tokenizer)
     with pytest.raises(ValueError, match="This prior has not been fitted: call `fit\\(latents\\)`"):

@@ -18,6 +18,8 @@ from hypertext.data import load_texts
 from tests.conftest import backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# On TensorFlow in the suite, and on JAX alone in .ci/run (its last step); PyTorch has no data-parallel engine.
+pytestmark = pytest.mark.backends("tensorflow", "jax")
 # Measured with this test's settings (20 steps): the per-epoch mean losses of the 2-replica run differ from the
 # one-device run's by at most 3.6e-4 (relative) on TF and 7.7e-8 on JAX (float32 sums in another order, which
 # Adam carries forward). Token accuracy is an argmax count, so such differences flip a token now and then: not compared.
@@ -101,7 +103,7 @@ def corpus(tmp_path_factory):
     return str(path)
 
 
-@pytest.mark.skipif(backend() == "torch", reason="no data-parallel engine on torch (tested above)")
+@pytest.mark.backends("tensorflow", "jax")  # no data-parallel engine on torch (tested above)
 def test_mirrored_two_devices_matches_one(corpus, tmp_path):
     """The loss curve of 2 replicas (global batch 16, 8 per device) matches one device's, epoch by epoch.
 
@@ -129,7 +131,7 @@ def test_mirrored_two_devices_matches_one(corpus, tmp_path):
     assert float(first[-1]["loss"]) < float(first[0]["loss"])  # it trained
 
 
-@pytest.mark.skipif(backend() != "tensorflow", reason="a check of the CLI's error path; once, on TF")
+@pytest.mark.backends("tensorflow")  # a check of the CLI's error path; once, on TF
 def test_batch_must_split_over_the_replicas(corpus, tmp_path):
     result = _train(corpus, str(tmp_path / "run"), "tensorflow", "--distribute", "mirrored", "--cpu-devices", "2",
                     "--batch-size", "15")

@@ -1,5 +1,5 @@
 """`train.py --distribute multi-worker`: 2 JAX processes on 127.0.0.1, joined by Keras' environment variables, with
-gloo collectives. Subprocesses on a tiny config; the kill-and-resume test runs only with HYPERTEXT_SLOW_TESTS=1 (it
+gloo collectives. Subprocesses on a tiny config; the kill-and-resume test runs in the thorough mode, HYPERTEXT_THOROUGH=1 (it
 takes minutes on a 2-core CPU, most of it JAX compiling in both processes)."""
 
 import os
@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import backend, history_epochs, write_corpus_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-pytestmark = pytest.mark.skipif(backend() != "jax", reason="multi-worker training runs on JAX")
+pytestmark = pytest.mark.backends("jax")  # multi-worker training runs on JAX
 ARGS = ["--config", "tiny", "--max-length", "8", "--eval-limit", "8", "--verbose", "2"]
 
 
@@ -63,7 +63,7 @@ def test_two_processes_train_one_model(corpus, tmp_path):
     assert history_epochs(chief) == [0, 1]
 
 
-@pytest.mark.skipif(os.environ.get("HYPERTEXT_SLOW_TESTS") != "1", reason="minutes: set HYPERTEXT_SLOW_TESTS=1")
+@pytest.mark.thorough  # minutes
 def test_kill_one_process_then_resume(corpus, tmp_path):
     """kill -9 of process 1 mid-run: process 0 exits with a clear error well within 3 minutes; both restarted with
     --resume go on from the last backup, and history.csv lists every epoch once."""

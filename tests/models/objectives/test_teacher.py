@@ -110,9 +110,11 @@ def test_missing_teacher_says_how_to_install_it(monkeypatch):
         load_teacher()
 
 
+@pytest.mark.thorough  # needs the `minilm` extra, which the thorough mode of .ci/run installs
+@pytest.mark.backends("tensorflow")  # the teacher is a PyTorch model whatever the Keras backend
 def test_the_real_teacher_when_installed(tmp_path):
-    pytest.importorskip("all_minilm_l6_v2")
-    pytest.importorskip("sentence_transformers")
+    import all_minilm_l6_v2  # noqa: F401  (an ImportError fails the test: the thorough mode installs the extra)
+    import sentence_transformers  # noqa: F401
     texts = ["a small domesticated carnivore", "a domestic cat", "the act of paying taxes"]
     vectors = teacher_vectors(texts, directory=tmp_path, log=lambda *_: None).astype("float64")
     assert vectors.shape == (3, 384)
