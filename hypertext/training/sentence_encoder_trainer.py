@@ -190,14 +190,23 @@ def load_run(folder):
 
 
 def attach(model, encoder, texts, metadata=None, calibration_texts=20_000, pieces_dtype="float16"):
-    """`model` (a `TextAutoencoder`) given `encoder` as its `sentence_encoder` (its piece vectors stored as
-    `pieces_dtype`, which halves their size in a checkpoint), `metadata` merged into its own (with the encoder's
-    `matryoshka_dims`), and the int8 ranges calibrated anew on (a sample of) `texts`. Returns it."""
-    model.sentence_encoder = encoder.with_pieces_dtype(pieces_dtype) if pieces_dtype else encoder
-    model.metadata = {k: v for k, v in model.metadata.items() if not k.startswith("vector_ranges")}
-    model.metadata.update(metadata or {})
-    model.metadata["matryoshka_dims"] = list(encoder.matryoshka_dims)
-    return model.calibrate_vectors(texts, limit=calibration_texts)
+    """A `TextAutoencoder` with `model`'s backbone, tokenizer, prior and lexicon, holding `encoder` as its
+    `sentence_encoder` (its piece vectors stored as `pieces_dtype`, which halves their size in a checkpoint), with
+    `model`'s metadata and `metadata` (and the encoder's `matryoshka_dims`), and int8 ranges calibrated anew on (a
+    sample of) `texts`."""
+    from hypertext.models import TextAutoencoder
+
+    merged = {k: v for k, v in model.metadata.items() if not k.startswith("vector_ranges")}
+    merged.update(metadata or {})
+    merged["matryoshka_dims"] = list(encoder.matryoshka_dims)
+    joined = TextAutoencoder(backbone=model.backbone, tokenizer=model.tokenizer, metadata=merged,
+                             sentence_encoder=encoder.with_pieces_dtype(pieces_dtype) if pieces_dtype else encoder)
+    joined.build()
+    for mine, theirs in zip(joined.prior.weights, model.prior.weights):
+        mine.assign(theirs)
+    if model.lexicon.words:
+        joined.lexicon.set_words(model.lexicon.words)
+    return joined.calibrate_vectors(texts, limit=calibration_texts)
 
 
 def main(argv=None):

@@ -95,3 +95,35 @@ def test_a_tiny_run_learns_the_teacher_and_goes_on_from_a_saved_run(tmp_path):
 def test_mismatched_teacher_rows_are_an_error():
     with pytest.raises(ValueError, match="one row per text"):
         trainer.train_sentence_encoder(["a", "b"], np.zeros((3, 4)), bag_teacher, epochs=0)
+
+
+def test_attach_gives_a_model_that_encodes_with_the_encoder_and_keeps_the_rest(tmp_path):
+    import hypertext
+    from hypertext.configs import get_config
+    from hypertext.data import load_texts
+    from hypertext.models import TextAutoencoder
+
+    texts = load_texts("wordnet", "validation")[:400]
+    tokenizer = SentencePieceTokenizer.from_texts(texts, vocab_size=400)
+    teacher = np.random.default_rng(0).normal(size=(len(texts), 8)).astype("float32")
+    encoder, _ = trainer.train_sentence_encoder(texts, teacher, lambda t: np.ones((len(t), 8), "float32"),
+                                                tokenizer=tokenizer, epochs=1, batch_size=64, matryoshka_dims=(4,),
+                                                log=lambda *_: None)
+    model = TextAutoencoder(get_config("tiny").model.replace(max_length=32), tokenizer, metadata={"corpus": "x"})
+    model.build()
+    model.fit_latent_space(texts[:100])
+    joined = trainer.attach(model, encoder, texts, {"sentence_encoder": {"teacher": "t"}}, calibration_texts=50)
+    assert joined.backbone is model.backbone and joined.metadata["corpus"] == "x"
+    assert joined.metadata["matryoshka_dims"] == [4, 8] and "embedding:raw:8" in joined.metadata["vector_ranges"]
+    assert joined.sentence_encoder.pieces.embeddings.dtype == "float16"
+    np.testing.assert_allclose(joined.encode(texts[:5]), encoder.encode(texts[:5]), rtol=1e-2, atol=1e-2)
+    np.testing.assert_array_equal(keras_numpy(joined.prior.mean), keras_numpy(model.prior.mean))
+    assert joined.lexicon.words == model.lexicon.words
+    joined.save(tmp_path / "m.keras")
+    assert hypertext.load(str(tmp_path / "m.keras")).encode(texts[:2], precision="int8").dtype == np.int8
+
+
+def keras_numpy(x):
+    import keras
+
+    return keras.ops.convert_to_numpy(x)
