@@ -95,10 +95,11 @@ def model_encoder(model, args):
     from hypertext import vectors as conventions
 
     precision = conventions.check_precision(args.precision)
-    ranges = (conventions.stored_ranges(model.metadata, "embedding", False, model.embedding_dim)
+    truncate_dim = getattr(args, "truncate_dim", None)
+    ranges = (conventions.stored_ranges(model.metadata, "embedding", False, truncate_dim or model.embedding_dim)
               if precision in conventions.CALIBRATED else None)
-    return lambda t: as_scored(model.encode(t, batch_size=args.batch_size, precision=precision), precision, ranges,
-                               args.dequantize)
+    return lambda t: as_scored(model.encode(t, batch_size=args.batch_size, precision=precision,
+                                            truncate_dim=truncate_dim), precision, ranges, args.dequantize)
 
 
 def load_minilm(batch_size):
@@ -366,6 +367,9 @@ def main(argv=None):
     parser.add_argument("--precision", default="float32",
                         help="the hypertext models' vectors at this precision (encode(precision=...)): int8/uint8 "
                              "compared as integers, binary/ubinary as +-1 per bit (cosine = 1 - 2 * Hamming / bits)")
+    parser.add_argument("--truncate-dim", type=int, default=None,
+                        help="the hypertext models' vectors truncated to this width (encode(truncate_dim=...); only for "
+                             "a model trained for it)")
     parser.add_argument("--dequantize", action="store_true",
                         help="with --precision int8/uint8: compare the vectors mapped back to values (what a "
                              "scalar-quantising vector store does) instead of as integers")

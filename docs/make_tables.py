@@ -50,6 +50,8 @@ def table(name):
         return dev_table(read(os.path.join(RESULTS, "vectors-dev.json"))["rows"])
     if name == "dev_validation":
         return read(os.path.join(RESULTS, "vectors-dev.json"))["validation"]["line"]
+    if name == "vectors_english_v3":
+        return vectors_table(read(os.path.join(PRETRAINED, "vectors-test-v3.json"))["rows"])
     if name == "similarity":
         return similarity_table(read(os.path.join(RESULTS, "vectors-similarity.json"))["rows"])
     if name == "conv2d":

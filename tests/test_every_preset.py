@@ -25,6 +25,7 @@ from hypertext.cli import export as export_cli
 from hypertext.data import wordnet
 from hypertext.lengths import bucket_lengths, pad_batch
 from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
+from hypertext.vectors import matryoshka_dims
 from tests.conftest import backend
 from tests.models.test_padding_invariance import padding_and_batch_spread
 
@@ -66,14 +67,18 @@ LENGTHS = (1, 2, 3, 7, 16, 31, 64, 100, 126, 127, 128, 129, 200, 300)
 
 def test_vectors_do_not_depend_on_padding_or_batch(preset, held_out):
     name, model = preset
-    c = model.config
-    sequences = [list(p[:c.max_length - 1]) + [EOS_ID] for p in model.tokenizer.encode(
-        [held_out[0], held_out[5], "a masterly or brilliant feat", *texts_of_lengths(model, (3, 60, 127))])]
-    long = [list(p) + [EOS_ID] for p in model.tokenizer.encode(texts_of_lengths(model, (127, 127)))]
-    # every bucket length encode() pads to, and a few lengths between them
-    lengths = set(bucket_lengths(c.max_length, model.length_multiple)) | {10, 14, 18, 62, 126}
-    for fn in (model.encode_ids, model.embed_ids):
-        spread = padding_and_batch_spread(fn, sequences, long, model.length_multiple, c.max_length, lengths)
+    texts = [held_out[0], held_out[5], "a masterly or brilliant feat", *texts_of_lengths(model, (3, 60, 127))]
+    longer = texts_of_lengths(model, (127, 127))
+    # z reads the backbone's ids, the embedding those of `embedding_preprocessor` (a sentence encoder's own)
+    for fn, preprocessor in ((model.encode_ids, model.preprocessor), (model.embed_ids, model.embedding_preprocessor)):
+        cut = preprocessor.max_length - 1
+        sequences = [list(p[:cut]) + [EOS_ID] for p in preprocessor.tokenize(texts)]
+        long = [list(p[:cut]) + [EOS_ID] for p in preprocessor.tokenize(longer)]
+        # every bucket length encode() pads to, and a few lengths between them
+        lengths = {n for n in set(bucket_lengths(preprocessor.max_length, preprocessor.length_multiple))
+                   | {10, 14, 18, 62, 126} if n % preprocessor.length_multiple == 0}
+        spread = padding_and_batch_spread(fn, sequences, long, preprocessor.length_multiple, preprocessor.max_length,
+                                          lengths)
         assert spread <= 1e-5, (fn, spread)
     # and so encode(), whose batches are length buckets, gives a text's vector alone and inside any batch
     texts = held_out[:12]
@@ -88,9 +93,10 @@ def test_encode_and_encode_latent(preset, held_out):
     e, z = model.encode(held_out), model.encode_latent(held_out)
     assert e.dtype == z.dtype == np.float32
     assert e.shape == (len(held_out), model.embedding_dim) and z.shape == (len(held_out), model.config.latent_dim)
-    ids = pad_batch(model.embedding_preprocessor.first_windows(model.embedding_tokenizer.encode(held_out)),
-                    model.config.max_length)
+    embedding = model.embedding_preprocessor
+    ids = pad_batch(embedding.first_windows(model.embedding_tokenizer.encode(held_out)), embedding.max_length)
     np.testing.assert_allclose(e, keras.ops.convert_to_numpy(model.embed_ids(ids)), rtol=0, atol=1e-5)
+    ids = pad_batch(model.preprocessor.first_windows(model.tokenizer.encode(held_out)), model.config.max_length)
     np.testing.assert_allclose(z, keras.ops.convert_to_numpy(model.encode_ids(ids)), rtol=0, atol=1e-5)
     if model.config.embedding_dim == 0:
         np.testing.assert_array_equal(e, z)
@@ -162,9 +168,14 @@ def test_bad_arguments_are_one_clear_error(preset, held_out):
     with pytest.raises(ValueError, match=r"^`precision` must be one of 'float32', 'int8', 'uint8', 'binary', "
                                          r"'ubinary'\. Received: precision='foo'$"):
         model.encode(held_out[:1], precision="foo")
-    with pytest.raises(ValueError, match=r"^`truncate_dim` needs a model whose sentence-embedding head was trained to "
-                                         r"be truncated \(a Matryoshka objective.*Received: truncate_dim=64$"):
-        model.encode(held_out[:1], truncate_dim=64)  # no preset declares matryoshka_dims yet
+    if matryoshka_dims(model.metadata):  # a head trained for truncation: only its widths
+        with pytest.raises(ValueError, match=r"^`truncate_dim` must be one of the widths this model was trained at"):
+            model.encode(held_out[:1], truncate_dim=65)
+        np.testing.assert_array_equal(model.encode(held_out[:2], truncate_dim=64), model.encode(held_out[:2])[:, :64])
+    else:
+        with pytest.raises(ValueError, match=r"^`truncate_dim` needs a model whose sentence-embedding head was trained "
+                                             r"to be truncated \(a Matryoshka objective.*Received: truncate_dim=64$"):
+            model.encode(held_out[:1], truncate_dim=64)
     for bad in (0, -3, 1.5, "64"):
         with pytest.raises(ValueError, match=r"^`truncate_dim` must be None or a positive integer\. Received: "):
             model.encode(held_out[:1], truncate_dim=bad)
