@@ -196,12 +196,10 @@ def add_speeds(rows, encoders, texts, args):
                         "batch_size": args.batch_size, "rounds": args.speed_rounds}
 
 
-def run_similarity(args, names):
-    """The general-English similarity task (see the module docstring)."""
+def load_models(names, args):
+    """`([(name, encode)], notes)` for the `--model` checkpoints; one that cannot be loaded is a note, not an error."""
     import hypertext
 
-    collections = read_pairs(args.pairs)
-    texts = list(dict.fromkeys(t for texts1, texts2, _ in collections.values() for t in texts1 + texts2))
     encoders, notes = [], []
     for name in names:
         try:
@@ -210,6 +208,14 @@ def run_similarity(args, names):
             notes.append(f"{name} skipped: {str(e).splitlines()[0]}")
             continue
         encoders.append((name + precision_note(args.precision, args.dequantize), model_encoder(model, args)))
+    return encoders, notes
+
+
+def run_similarity(args, names):
+    """The general-English similarity task (see the module docstring)."""
+    collections = read_pairs(args.pairs)
+    texts = list(dict.fromkeys(t for texts1, texts2, _ in collections.values() for t in texts1 + texts2))
+    encoders, notes = load_models(names, args)
     more, more_notes = baselines(args, texts, "TF-IDF (fitted on the pairs)", model2vec=not args.no_model2vec)
     encoders, notes = encoders + more, notes + more_notes
     header = (f"# {device_description()}; {len(texts):,} texts in "
@@ -270,20 +276,11 @@ def validate(rows):
 
 def run_dev(args, names):
     """The dev benchmark of everyday English (docs/vectors-benchmark.md)."""
-    import hypertext
-
     judged, natural = read_dev(args.dev)
     bible = read_pairs(args.pairs)
     texts = list(dict.fromkeys([t for t1, t2, _ in judged.values() for t in t1 + t2] +
                                [t for q, a in natural.values() for t in q + a]))
-    encoders, notes = [], []
-    for name in names:
-        try:
-            model = hypertext.load(name)
-        except (ValueError, FileNotFoundError, OSError, KeyError) as e:
-            notes.append(f"{name} skipped: {str(e).splitlines()[0]}")
-            continue
-        encoders.append((name + precision_note(args.precision, args.dequantize), model_encoder(model, args)))
+    encoders, notes = load_models(names, args)
     more, more_notes = baselines(args, texts, "TF-IDF (fitted on the dev texts)", model2vec=not args.no_model2vec)
     if not args.no_mpnet:
         try:
