@@ -221,7 +221,7 @@ def test_show_progress_bar(preset, held_out, capsys):
 
 @pytest.fixture(scope="module")
 def input_file(tmp_path_factory, held_out):
-    texts = held_out + ["", "tab\tinside", "a text longer than max_length pieces " * 30]
+    texts = held_out + ["", "tab\tinside", "a text longer than max_length pieces " * 120]  # > 512 pieces of either
     path = tmp_path_factory.mktemp("encode") / "texts.txt"
     path.write_text("\r\n".join(texts) + "\n", encoding="utf-8")
     return str(path), texts
@@ -232,7 +232,7 @@ def test_hypertext_encode_writes_encode_npy_and_jsonl(preset, input_file, tmp_pa
     name, model = preset
     path, texts = input_file
     assert encode_cli.main(["--model", name, "--input", path, "--output", str(tmp_path / "v.npy")]) == 0
-    assert "texts are longer than max_length=128" in capsys.readouterr().err
+    assert f"texts are longer than max_length={model.embedding_preprocessor.max_length}" in capsys.readouterr().err
     got = np.load(tmp_path / "v.npy")
     assert got.dtype == np.float32 and got.shape == (len(texts), model.embedding_dim)
     np.testing.assert_array_equal(got, model.encode(texts))
@@ -286,9 +286,11 @@ def test_hypertext_encode_bad_options_are_one_line_errors(preset, input_file, tm
             encode_cli.main(base + args)
         assert e.value.code == 2
         assert capsys.readouterr().err.strip().splitlines()[-1] == f"hypertext-encode: error: {message}"
-    assert encode_cli.main(base + ["--truncate-dim", "64"]) == 2
+    bad, why = (["--truncate-dim", "65"], "--truncate-dim must be one of the widths") if matryoshka_dims(
+        model.metadata) else (["--truncate-dim", "64"], "--truncate-dim needs a model whose")
+    assert encode_cli.main(base + bad) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hypertext-encode: error: --truncate-dim needs a model whose")
+    assert len(lines) == 1 and lines[0].startswith(f"hypertext-encode: error: {why}"), lines
     assert not os.path.exists(out) and not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
 
 
