@@ -99,15 +99,9 @@ def test_the_graph_reads_the_imports(tmp_path):
     assert cycles(graph(str(tmp_path), "pkg")) == [["pkg.sub.helper", "pkg.top"]]
 
 
-# The circle text_autoencoder -> export -> saving -> models, removed on the `doors` branch (2026-12-02, which edits
-# hypertext/export.py and hypertext/models/text_autoencoder.py). Delete this exception when that branch is merged:
-# the test then asserts no circle at all.
-PENDING = [["hypertext.export", "hypertext.legacy", "hypertext.models", "hypertext.models.autoencoder_task",
-            "hypertext.models.text_autoencoder", "hypertext.saving"]]
-
 
 def test_the_package_has_no_import_circle():
     edges = graph()
     assert len(edges) > 30 and edges["hypertext.training.trainer"]
     found = cycles(edges)
-    assert found in ([], PENDING), found
+    assert found == [], found
