@@ -211,6 +211,22 @@ def load_models(names, args):
     return encoders, notes
 
 
+def score_encoders(header, notes, encoders, texts, score):
+    """Prints the run's header and notes, then scores each encoder: a row of its name, width, `score(name, memo)`
+    (memo: the encoder, caching the vectors of the texts it has seen) and the seconds it took."""
+    print(header, flush=True)
+    for note in notes:
+        print(f"# {note}", flush=True)
+    rows = []
+    for name, encode in encoders:
+        start = time.perf_counter()
+        memo = cached(evaluation.encode_function(encode))
+        rows.append({"encoder": name, "dim": int(memo(texts[:1]).shape[1]), **score(name, memo),
+                     "seconds": round(time.perf_counter() - start, 1)})
+        print(f"# {name}: {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
+    return rows
+
+
 def run_similarity(args, names):
     """The general-English similarity task (see the module docstring)."""
     collections = read_pairs(args.pairs)
@@ -221,16 +237,8 @@ def run_similarity(args, names):
     header = (f"# {device_description()}; {len(texts):,} texts in "
               f"{sum(len(c[2]) for c in collections.values()):,} pairs, {len(collections)} collections; speed on "
               f"{min(args.speed_texts, len(texts)):,} texts, batch {args.batch_size}")
-    print(header, flush=True)
-    for note in notes:
-        print(f"# {note}", flush=True)
-    rows = []
-    for name, encode in encoders:
-        start = time.perf_counter()
-        memo = cached(evaluation.encode_function(encode))
-        rows.append({"encoder": name, "dim": int(memo(texts[:1]).shape[1]), "scores": evaluation.graded_pair_scores(memo, collections),
-                     "seconds": round(time.perf_counter() - start, 1)})
-        print(f"# {name}: {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
+    rows = score_encoders(header, notes, encoders, texts,
+                          lambda name, memo: {"scores": evaluation.graded_pair_scores(memo, collections)})
     add_speeds(rows, encoders, texts, args)
     print(similarity_table(rows, MINILM))
     return {"task": "similarity", "header": header.lstrip("# "), "pairs": os.path.relpath(args.pairs),
@@ -292,25 +300,18 @@ def run_dev(args, names):
               f"{len(judged)} collections, {sum(len(c[0]) for c in natural.values()):,} natural pairs in "
               f"{len(natural)}, {len(texts):,} texts; speed on {min(args.speed_texts, len(texts)):,} texts, "
               f"batch {args.batch_size}")
-    print(header, flush=True)
-    for note in notes:
-        print(f"# {note}", flush=True)
-    rows = []
-    for name, encode in encoders:
-        start = time.perf_counter()
-        memo = cached(evaluation.encode_function(encode))
-        row = {"encoder": name, "dim": int(memo(texts[:1]).shape[1])}
+
+    def score(name, memo):
         if name == MPNET:
             # The judge: its cosines are the grades, so it scores 100 on every judged collection by construction
             # (not re-encoded); it is scored on the natural pairs like every other encoder.
-            row["judged"] = {**{c: 100.0 for c in judged}, "mean": 100.0}
+            row = {"judged": {**{c: 100.0 for c in judged}, "mean": 100.0}}
         else:
-            row["judged"] = evaluation.graded_pair_scores(memo, judged)
-            row["bible"] = evaluation.graded_pair_scores(memo, bible)
-        row["pairs"] = evaluation.retrieval_scores(memo, natural)
-        row["seconds"] = round(time.perf_counter() - start, 1)
-        rows.append(row)
-        print(f"# {name}: {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
+            row = {"judged": evaluation.graded_pair_scores(memo, judged),
+                   "bible": evaluation.graded_pair_scores(memo, bible)}
+        return {**row, "pairs": evaluation.retrieval_scores(memo, natural)}
+
+    rows = score_encoders(header, notes, encoders, texts, score)
     add_speeds(rows, encoders, texts, args)
     print(dev_table(rows, MINILM))
     passed, line = validate(rows)

@@ -17,7 +17,6 @@ The steps (`train_sentence_encoder`):
 """
 
 import argparse
-import math
 import os
 import time
 
