@@ -217,7 +217,13 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="python -m hypertext.models.objectives.teacher", description=main.__doc__)
     parser.add_argument("corpus", nargs="+", help="corpus names or files, as for train.py --corpus")
+    parser.add_argument("--shuffle", type=int, metavar="SEED",
+                        help="encode the training texts of all the corpora in one seeded random order, so that a "
+                        "cache still being filled holds a uniform sample of them (for `--cached-only` training)")
     args = parser.parse_args(argv)
+    if args.shuffle is not None:
+        texts = [text for corpus in args.corpus for text in load_texts(corpus, "train")]
+        teacher_vectors([texts[i] for i in np.random.default_rng(args.shuffle).permutation(len(texts))])
     for corpus in args.corpus:
         for split, limit in (("train", None), ("validation", VALIDATION_TEXTS)):
             teacher_vectors(load_texts(corpus, split, limit=limit))
