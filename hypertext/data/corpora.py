@@ -188,22 +188,31 @@ def _register_split(split):
 
 
 def load_pairs(source="registers", split="train", kinds=None, sources=None):
-    """The text pairs of one split of the register corpus: a turn and its reply, a question and its answer, a title
-    and its body, a question and its disfluent rewording.
+    """The text pairs of one split of a corpus that has them.
+
+    - `"registers"`: a turn and its reply, a question and its answer, a title and its body, a question and its
+      disfluent rewording; the split is that of the pair's document.
+    - `"wordnet"`: a usage example and the definition of its synset (kind "example_definition"), for the synsets
+      of the split (the split of `load_texts("wordnet")`, by synset), so no test synset is ever paired in training.
 
     Args:
-        source: "registers" (the only corpus with pairs).
-        split: "train", "validation" (or "dev") or "test": the split of the pair's document.
+        source: "registers" or "wordnet".
+        split: "train", "validation" (or "dev") or "test".
         kinds: None for every kind, or a collection of kinds ("reply", "title_body", "question_answer",
-            "query_answer", "subject_body", "disfluent").
-        sources: None for every source of registers/SOURCES, or a collection of source names.
+            "query_answer", "subject_body", "disfluent"; "example_definition").
+        sources: None for every source of registers/SOURCES, or a collection of source names (registers only).
 
     Returns:
         A list of (text_a, text_b, kind).
     """
-    if source != "registers":
-        raise ValueError(
-            f"`source` must be 'registers': only the register corpus has pairs. Received: source={source!r}")
+    if source not in ("registers", "wordnet"):
+        raise ValueError(f"`source` must be 'registers' or 'wordnet': only those corpora have pairs. Received: "
+                         f"source={source!r}")
+    if source == "wordnet":
+        if sources is not None:
+            raise ValueError(f"`sources` applies to the register corpus only. Received: sources={sorted(sources)!r} "
+                             f"with source='wordnet'")
+        return _wordnet_pairs(_register_split(split), kinds)
     file_split = REGISTER_FILE_SPLITS[_register_split(split)]
     known = register_sources()
     if sources is not None:
@@ -223,6 +232,19 @@ def load_pairs(source="registers", split="train", kinds=None, sources=None):
                 if row_split == file_split and (kinds is None or kind in kinds):
                     pairs.append((a, b, kind))
     return pairs
+
+
+def _wordnet_pairs(split, kinds):
+    """(example, definition, "example_definition") for every example of a synset of `split` that has a definition."""
+    if kinds is not None and "example_definition" not in kinds:
+        return []
+    definitions, examples = {}, []
+    for row in wordnet.read_rows(split=split):
+        if row["kind"] == "definition":
+            definitions.setdefault(row["synset"], row["text"])
+        else:
+            examples.append((row["synset"], row["text"]))
+    return [(text, definitions[synset], "example_definition") for synset, text in examples if synset in definitions]
 
 
 def _parts(source):

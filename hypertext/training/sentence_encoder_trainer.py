@@ -3,6 +3,8 @@ the Matryoshka distillation loss on a corpus whose teacher vectors are cached.
 
     python -m hypertext.training.sentence_encoder_trainer --corpus registers+everyday --output runs/head
         [--vocab-size 32000] [--epochs 4] [--into english]   # --into: write a TextAutoencoder holding the encoder
+        [--pairs registers+wordnet --pair-weight 0.1]       # InfoNCE on the corpora's natural pairs as well
+        [--init-from english]                                # go on from a run folder or a model with an encoder
 
 The steps (`train_sentence_encoder`):
 
@@ -13,7 +15,10 @@ The steps (`train_sentence_encoder`):
 3. the piece vectors started at the teacher's vector of each piece read as a text of its own (the piece's surface
    form), rotated the same way, and the piece weights at SIF's `a / (a + p(piece))` from corpus frequencies: before
    any step the encoder is a frequency-weighted mean of what the teacher says of each piece;
-4. training with `matryoshka_distillation_loss` at `matryoshka_dims` on length-bucketed batches.
+4. training with `matryoshka_distillation_loss` at `matryoshka_dims` on length-bucketed batches, plus, with
+   `pairs`, `pair_weight` times `pair_infonce_loss` (at the same widths) on a batch of natural pairs per step (a
+   turn and its reply, a question and its answer, a WordNet example and its definition: `load_pairs`). The pairs
+   need no teacher vectors, so they also reach texts the teacher cache does not hold.
 """
 
 import argparse
@@ -25,7 +30,8 @@ import numpy as np
 
 from hypertext.checks import check_int
 from hypertext.lengths import group_by_length, pad_batch
-from hypertext.models.objectives.matryoshka_distillation import matryoshka_distillation_loss
+from hypertext.models.objectives.matryoshka_distillation import (matryoshka_distillation_loss,
+                                                                    matryoshka_pair_infonce_loss)
 from hypertext.models.sentence_encoder import SentenceEncoder
 from hypertext.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
 
@@ -44,6 +50,21 @@ def principal_rotation(vectors, limit=200_000, seed=0):
     axes = axes[:, np.argsort(values)[::-1]]
     axes *= np.where(axes[np.abs(axes).argmax(axis=0), np.arange(axes.shape[1])] < 0, -1.0, 1.0)  # a fixed sign
     return axes.astype("float32")
+
+
+def rotation_onto(encoder, texts, teacher, limit=20_000, seed=0):
+    """The orthogonal `(dim, dim)` map `R` that best carries the teacher's vectors of `texts` onto `encoder`'s
+    (orthogonal Procrustes on a seeded sample of at most `limit` texts: `R = U V^T` for `teacher^T student = U S V^T`).
+    It recovers the basis of an encoder whose run folder is gone (e.g. the one inside a preset), so that training
+    can go on from it."""
+    teacher = np.asarray(teacher, "float64")
+    rows = np.arange(len(texts))
+    if len(rows) > limit:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))
+    student = np.asarray(encoder.encode([texts[i] for i in rows]), "float64")
+    unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)  # noqa: E731
+    u, _, vt = np.linalg.svd(unit(teacher[rows]).T @ unit(student))
+    return (u @ vt).astype("float32")
 
 
 def pieces_per_word(tokenizer, texts):
@@ -88,13 +109,20 @@ def initial_piece_vectors(tokenizer, teacher_encode, rotation, seed=0):
 
 
 class DistillationBatches(keras.utils.PyDataset):
-    """`(token_ids, teacher_vectors)` batches of texts of similar length, reshuffled every epoch (seeded)."""
+    """`(token_ids, teacher_vectors)` batches of texts of similar length, reshuffled every epoch (seeded).
 
-    def __init__(self, sequences, targets, batch_size, max_length, seed=0, **kwargs):
+    With `pairs` (a list of `(ids_a, ids_b)`), each batch is instead `({"token_ids", "first", "second"},
+    {"distillation": teacher_vectors, "pairs": zeros})`: the same distillation batch and `pair_batch_size` pairs,
+    taken in a seeded order that goes round the pairs (each side cut and padded to `pair_length` ids)."""
+
+    def __init__(self, sequences, targets, batch_size, max_length, seed=0, pairs=None, pair_batch_size=128,
+                 pair_length=64, **kwargs):
         super().__init__(**kwargs)
         self.sequences, self.targets = sequences, np.asarray(targets, "float32")
         self.batch_size, self.max_length, self.seed, self.epoch = batch_size, max_length, seed, 0
+        self.pairs, self.pair_batch_size, self.pair_length = pairs or None, pair_batch_size, pair_length
         self.lengths = np.asarray([min(max(len(s), 1), max_length) for s in sequences])
+        self.pair_order = (np.random.default_rng([seed, 1]).permutation(len(self.pairs)) if self.pairs else None)
         self.batches = self.plan()
 
     def plan(self):
@@ -107,26 +135,54 @@ class DistillationBatches(keras.utils.PyDataset):
     def __len__(self):
         return len(self.batches)
 
+    def side(self, sequences):
+        # One fixed width: Keras fixes a PyDataset's input shapes from its first batches, and the encoder ignores pads.
+        return pad_batch([s[:self.pair_length] for s in sequences], self.pair_length)
+
     def __getitem__(self, index):
         indices, length = self.batches[index]
         ids = pad_batch([self.sequences[i][:self.max_length] for i in indices], length)
-        return ids, self.targets[indices]
+        if self.pairs is None:
+            return ids, self.targets[indices]
+        start = ((self.epoch * len(self.batches) + index) * self.pair_batch_size) % len(self.pairs)
+        chosen = [self.pairs[self.pair_order[(start + j) % len(self.pairs)]] for j in range(self.pair_batch_size)]
+        inputs = {"token_ids": ids, "first": self.side([a for a, _ in chosen]),
+                  "second": self.side([b for _, b in chosen])}
+        return inputs, {"distillation": self.targets[indices], "pairs": np.zeros((len(chosen), 1), "float32")}
 
     def on_epoch_end(self):
         self.epoch += 1
         self.batches = self.plan()
 
 
+def matryoshka_pair_loss(dims, temperature):
+    """The loss of the `pairs` output (the two sides' vectors side by side): `matryoshka_pair_infonce_loss`."""
+    def loss(_, both):
+        half = both.shape[-1] // 2
+        return matryoshka_pair_infonce_loss(both[:, :half], both[:, half:], dims, temperature)
+    return loss
+
+
 def train_sentence_encoder(texts, teacher, teacher_encode, vocab_size=32000, output_dim=None, context_width=256,
                            kernel_size=3, matryoshka_dims=(64, 128, 256), epochs=4, batch_size=256,
                            learning_rate=2e-3, similarity_weight=1.0, temperature=0.05, max_length=128,
-                           tokenizer=None, seed=0, log=print, callbacks=(), init=None):
+                           tokenizer=None, seed=0, log=print, callbacks=(), init=None, pairs=None, pair_weight=0.1,
+                           pair_batch_size=128, pair_temperature=0.05):
     """Trains a `SentenceEncoder` on `texts` and their teacher vectors `teacher` (`(N, dim)`), see the module
     docstring; `teacher_encode` (texts → vectors) starts the piece vectors. `init`: `(encoder, rotation)` of an
-    earlier run to go on from (its tokenizer, weights and teacher basis; steps 1 and 3 are skipped). Returns
-    `(encoder, rotation)`, the rotation being the orthogonal map from the teacher's space to the encoder's."""
+    earlier run to go on from (its tokenizer, weights and teacher basis; steps 1 and 3 are skipped). `pairs`: a list
+    of `(text_a, text_b)` (or `load_pairs`' triples) for the InfoNCE term, weighted by `pair_weight`, with
+    `pair_batch_size` pairs a step (the other pairs of the batch are the negatives). Returns `(encoder, rotation)`,
+    the rotation being the orthogonal map from the teacher's space to the encoder's."""
     check_int("epochs", epochs, 0)
     check_int("batch_size", batch_size, 2)
+    if pairs:
+        check_int("pair_batch_size", pair_batch_size, 2)
+        if len(pairs) < pair_batch_size:
+            raise ValueError(f"`pairs` must hold at least `pair_batch_size` pairs. Received: {len(pairs)} pairs and "
+                             f"pair_batch_size={pair_batch_size}")
+        if not pair_weight > 0:
+            raise ValueError(f"`pair_weight` must be > 0 when `pairs` are given. Received: pair_weight={pair_weight}")
     teacher = np.asarray(teacher, "float32")
     if len(texts) != len(teacher):
         raise ValueError(f"`texts` and `teacher` must have one row per text. Received: {len(texts)} texts and "
@@ -156,16 +212,31 @@ def train_sentence_encoder(texts, teacher, teacher_encode, vocab_size=32000, out
         encoder.piece_weights.embeddings.assign(sif_logits(sequences, tokenizer.vocab_size)[:, None])
         log(f"piece vectors started from the teacher ({time.perf_counter() - start:.0f} s)")
     targets = teacher @ rotation
-    batches = DistillationBatches(sequences, targets, batch_size, max_length, seed=seed)
+    if pairs:
+        first, second = tokenizer.encode([p[0] for p in pairs]), tokenizer.encode([p[1] for p in pairs])
+        pairs = [(a, b) for a, b in zip(first, second) if len(a) and len(b)]
+    batches = DistillationBatches(sequences, targets, batch_size, max_length, seed=seed, pairs=pairs,
+                                  pair_batch_size=pair_batch_size)
     ids = keras.Input((None,), dtype="int32", name="token_ids")
-    model = keras.Model(ids, encoder(ids))
+    if pairs:
+        sides = [keras.Input((None,), dtype="int32", name=name) for name in ("first", "second")]
+        outputs = {"distillation": encoder(ids),
+                   "pairs": keras.layers.Concatenate(name="pairs")([encoder(side) for side in sides])}
+        model = keras.Model({"token_ids": ids, "first": sides[0], "second": sides[1]}, outputs)
+    else:
+        model = keras.Model(ids, encoder(ids))
     steps = max(1, epochs * len(batches))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate * 0.1, steps, alpha=0.05,
                                                       warmup_target=learning_rate,
                                                       warmup_steps=min(200, steps // 10))
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=lambda y_true, y_pred: matryoshka_distillation_loss(y_pred, y_true, dims, similarity_weight,
-                                                                            temperature))
+    distillation = lambda y_true, y_pred: matryoshka_distillation_loss(  # noqa: E731
+        y_pred, y_true, dims, similarity_weight, temperature)
+    if pairs:
+        model.compile(optimizer=keras.optimizers.Adam(schedule),
+                      loss={"distillation": distillation, "pairs": matryoshka_pair_loss(dims, pair_temperature)},
+                      loss_weights={"distillation": 1.0, "pairs": pair_weight})
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=distillation)
     if epochs:
         model.fit(batches, epochs=epochs, verbose=2, callbacks=list(callbacks))
     log(f"trained in {time.perf_counter() - start:.0f} s")
@@ -186,6 +257,22 @@ def load_run(folder):
     model = keras.saving.load_model(os.path.join(folder, "sentence_encoder.keras"))
     encoder = next(layer for layer in model.layers if isinstance(layer, SentenceEncoder))
     return encoder, np.load(os.path.join(folder, "rotation.npy"))
+
+
+def init_from(source, texts, teacher):
+    """`(encoder, rotation)` to go on from: a run folder that `save_run` wrote, or a preset or `.keras` file whose
+    model holds a `sentence_encoder` (its piece vectors made float32 for training; its basis recovered from `texts`
+    and their teacher vectors by `rotation_onto`)."""
+    if os.path.isfile(os.path.join(str(source), "rotation.npy")):
+        return load_run(source)
+    import hypertext
+
+    encoder = hypertext.load(source).sentence_encoder
+    if encoder is None:
+        raise ValueError(f"`init_from` must be a run folder or a model with a sentence encoder. Received: "
+                         f"{source!r}, a model without one")
+    encoder = encoder.with_pieces_dtype(None)
+    return encoder, rotation_onto(encoder, texts, teacher)
 
 
 def attach(model, encoder, texts, metadata=None, calibration_texts=20_000, pieces_dtype="float16"):
@@ -210,7 +297,7 @@ def attach(model, encoder, texts, metadata=None, calibration_texts=20_000, piece
 
 def main(argv=None):
     import hypertext
-    from hypertext.data import load_texts
+    from hypertext.data import load_pairs, load_texts
     from hypertext.models.objectives.teacher import TEACHER, load_teacher, teacher_vectors
 
     parser = argparse.ArgumentParser(prog="python -m hypertext.training.sentence_encoder_trainer",
@@ -226,7 +313,13 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=0, help="at most this many training texts (0: all)")
     parser.add_argument("--cached-only", action="store_true",
                         help="train on the texts whose teacher vectors are already cached, encode none")
-    parser.add_argument("--init-from", help="a folder of an earlier run (OUTPUT of this command): go on training it")
+    parser.add_argument("--init-from", help="a folder of an earlier run (OUTPUT of this command), or a preset or "
+                        ".keras file with a sentence encoder (its teacher basis recovered by `rotation_onto`): go on "
+                        "training that encoder")
+    parser.add_argument("--pairs", help="corpora whose natural pairs train the InfoNCE term too, joined by '+' "
+                        "('registers', 'wordnet'; training split)")
+    parser.add_argument("--pair-weight", type=float, default=0.1)
+    parser.add_argument("--pair-batch-size", type=int, default=128)
     parser.add_argument("--into", help="a preset or .keras file: also write OUTPUT/model.keras, that model holding "
                         "the trained encoder (encode() returns its vectors)")
     args = parser.parse_args(argv)
@@ -239,16 +332,20 @@ def main(argv=None):
         texts = texts[:args.limit]
     encode = load_teacher()
     teacher = teacher_vectors(texts, encode=encode)
+    pairs = [pair for source in args.pairs.split("+") for pair in load_pairs(source, "train")] if args.pairs else None
     encoder, rotation = train_sentence_encoder(
         texts, teacher, encode, vocab_size=args.vocab_size, context_width=args.context_width, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate,
-        init=load_run(args.init_from) if args.init_from else None)
+        init=init_from(args.init_from, texts, teacher) if args.init_from else None, pairs=pairs,
+        pair_weight=args.pair_weight, pair_batch_size=args.pair_batch_size)
     save_run(args.output, encoder, rotation)
     print(f"wrote {args.output}/sentence_encoder.keras and rotation.npy")
     if args.into:
         model = attach(hypertext.load(args.into), encoder, texts,
                        {"sentence_encoder": {"corpus": args.corpus, "texts": len(texts), "teacher": TEACHER,
-                                             "vocab_size": encoder.vocabulary_size, "epochs": args.epochs}})
+                                             "vocab_size": encoder.vocabulary_size, "epochs": args.epochs,
+                                             "pairs": args.pairs, "pair_weight": args.pair_weight if args.pairs
+                                             else 0.0, "init_from": args.init_from}})
         model.save(os.path.join(args.output, "model.keras"))
         print(f"wrote {os.path.join(args.output, 'model.keras')}")
     return 0

@@ -299,8 +299,10 @@ def test_load_texts_and_pairs_of_a_register_corpus(tmp_path, monkeypatch):
     assert load_texts("registers", "test", limit=1) == ["Test one."]
     assert load_pairs("registers", "train") == [("Hi there.", "Hello.", "reply")]
     assert load_pairs("registers", "dev", kinds={"reply"}) == []
-    with pytest.raises(ValueError, match=r"Received: source='wordnet'"):
-        load_pairs("wordnet")
+    with pytest.raises(ValueError, match=r"Received: source='english'"):
+        load_pairs("english")
+    with pytest.raises(ValueError, match=r"register corpus only"):
+        load_pairs("wordnet", sources=["src"])
     with pytest.raises(ValueError, match=r"Received: sources="):
         load_pairs("registers", sources=["nope"])
     with pytest.raises(ValueError, match=r"Received: split='dev'"):

@@ -119,3 +119,26 @@ def test_joined_sources_with_an_empty_part(source):
     with pytest.raises(ValueError, match=r"must name a corpus on each side of every '\+'.*Received: source=" +
                        re.escape(repr(source))):
         load_texts(source)
+
+
+def test_wordnet_pairs_join_each_example_to_its_synsets_definition_within_a_split():
+    from hypertext.data import load_pairs, wordnet
+
+    rows = list(wordnet.read_rows())
+    synset_of = {}
+    for row in rows:
+        synset_of.setdefault(row["text"], set()).add((row["split"], row["synset"], row["kind"]))
+    for split in ("train", "test"):
+        pairs = load_pairs("wordnet", split)
+        assert pairs and {kind for *_, kind in pairs} == {"example_definition"}
+        for example, definition, _ in pairs[::97]:
+            shared = {s for sp, s, k in synset_of[example] if sp == split and k == "example"} & \
+                     {s for sp, s, k in synset_of[definition] if sp == split and k == "definition"}
+            assert shared, (example, definition)
+    train_examples = {a for a, *_ in load_pairs("wordnet", "train")}
+    test_only = {row["text"] for row in rows if row["split"] == "test"} - {row["text"] for row in rows
+                                                                           if row["split"] != "test"}
+    assert not train_examples & test_only
+    assert len(load_pairs("wordnet", "validation")) == sum(
+        1 for row in rows if row["split"] == "validation" and row["kind"] == "example")
+    assert load_pairs("wordnet", "train", kinds={"reply"}) == []

@@ -121,9 +121,86 @@ def test_attach_gives_a_model_that_encodes_with_the_encoder_and_keeps_the_rest(t
     assert joined.lexicon.words == model.lexicon.words
     joined.save(tmp_path / "m.keras")
     assert hypertext.load(str(tmp_path / "m.keras")).encode(texts[:2], precision="int8").dtype == np.int8
+    again, rotation = trainer.init_from(str(tmp_path / "m.keras"), texts, teacher)  # a model's encoder, to go on
+    assert again.pieces.embeddings.dtype == "float32"
+    np.testing.assert_allclose(again.encode(texts[:5]), joined.encode(texts[:5]), atol=1e-6)
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(8), atol=1e-5)
+    model.save(tmp_path / "plain.keras")
+    with pytest.raises(ValueError, match="a model without one"):
+        trainer.init_from(str(tmp_path / "plain.keras"), texts, teacher)
 
 
 def keras_numpy(x):
     import keras
 
     return keras.ops.convert_to_numpy(x)
+
+
+def test_rotation_onto_recovers_an_encoders_basis(rng):
+    texts = corpus(600)
+    teacher = bag_teacher(texts)
+    q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+
+    class Rotated:  # an encoder that is the teacher in another orthogonal basis, a little off
+        def encode(self, batch):
+            t = bag_teacher(batch)
+            return t @ q + np.random.default_rng(1).normal(0, 0.01, t.shape) * np.abs(t).mean()
+
+    rotation = trainer.rotation_onto(Rotated(), texts, teacher, limit=400)
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(16), atol=1e-5)
+    np.testing.assert_allclose(rotation, q, atol=0.05)
+
+
+def shifted(texts, old, new):
+    return [" ".join(new if w == old else w for w in t.split()) for t in texts]
+
+
+def test_natural_pairs_teach_what_the_teacher_cannot_see():
+    """No text the teacher encodes holds "kitten"; pairs of a text with "cat" and the same text with "kitten" teach
+    the encoder that the two words mean the same, which distillation alone cannot."""
+    texts = corpus(1500)
+    teacher = bag_teacher(texts)
+    tokenizer = SentencePieceTokenizer.from_texts(texts + [t.replace("cat", "kitten") for t in texts],
+                                                  vocab_size=300)
+    with_cat = [t for t in corpus(3000, seed=5) if "cat" in t.split()]
+    pairs = [(t, k) for t, k in zip(with_cat, shifted(with_cat, "cat", "kitten"))][:600]
+    held = [t for t in corpus(3000, seed=11) if "cat" in t.split()][:100]
+
+    def closeness(encoder):
+        a, b = encoder.encode(held), encoder.encode(shifted(held, "cat", "kitten"))
+        others = encoder.encode(shifted(held, "cat", "horse"))
+        cos = lambda x, y: (x * y).sum(1) / np.linalg.norm(x, axis=1) / np.linalg.norm(y, axis=1)  # noqa: E731
+        return float(np.mean(cos(a, b) - cos(a, others)))
+
+    common = dict(tokenizer=tokenizer, epochs=3, batch_size=64, matryoshka_dims=(8,), log=lambda *_: None)
+    plain, _ = trainer.train_sentence_encoder(texts, teacher, bag_teacher, **common)
+    paired, _ = trainer.train_sentence_encoder(texts, teacher, bag_teacher, pairs=pairs, pair_weight=1.0,
+                                               pair_batch_size=32, **common)
+    assert closeness(paired) > closeness(plain) + 0.1, (closeness(plain), closeness(paired))
+
+
+def test_pair_batches_go_round_the_pairs_and_pad_each_side():
+    sequences = [[5, 6, 7]] * 10
+    pairs = [([5] * (i + 1), [6] * (2 * i + 1)) for i in range(7)]
+    batches = trainer.DistillationBatches(sequences, np.zeros((10, 4)), 4, 16, pairs=pairs, pair_batch_size=3,
+                                          pair_length=5)
+    seen = []
+    for _ in range(2):
+        for i in range(len(batches)):
+            inputs, targets = batches[i]
+            assert inputs["token_ids"].shape[0] == targets["distillation"].shape[0]
+            assert inputs["first"].shape[0] == inputs["second"].shape[0] == targets["pairs"].shape[0] == 3
+            assert inputs["first"].shape[1] == inputs["second"].shape[1] == 5
+            seen += [int((row > 0).sum()) for row in inputs["first"]]
+        batches.on_epoch_end()
+    assert sorted(set(seen)) == list(range(1, 6))  # every pair's first side, cut at pair_length
+
+
+def test_pair_arguments_are_checked():
+    texts = corpus(50)
+    with pytest.raises(ValueError, match="Received: 3 pairs and pair_batch_size=8"):
+        trainer.train_sentence_encoder(texts, bag_teacher(texts), bag_teacher, epochs=0, pairs=[("a", "b")] * 3,
+                                       pair_batch_size=8)
+    with pytest.raises(ValueError, match="Received: pair_weight=0"):
+        trainer.train_sentence_encoder(texts, bag_teacher(texts), bag_teacher, epochs=0, pairs=[("a", "b")] * 3,
+                                       pair_batch_size=2, pair_weight=0)

@@ -44,3 +44,9 @@ def pair_infonce_loss(first, second, temperature=0.05):
     rows = ops.mean(ops.logsumexp(logits, axis=1) - ops.diagonal(logits))
     columns = ops.mean(ops.logsumexp(logits, axis=0) - ops.diagonal(logits))
     return (rows + columns) / 2
+
+
+def matryoshka_pair_infonce_loss(first, second, dims, temperature=0.05):
+    """`pair_infonce_loss` of the leading widths `dims` of both sides, averaged: the pair term of a `SentenceEncoder`
+    trained for truncation (`matryoshka_dims`)."""
+    return sum(pair_infonce_loss(first[:, :d], second[:, :d], temperature) for d in dims) / len(dims)

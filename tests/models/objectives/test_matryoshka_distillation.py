@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from hypertext.models.objectives.distillation import similarity_kl
-from hypertext.models.objectives.matryoshka_distillation import matryoshka_distillation_loss, pair_infonce_loss
+from hypertext.models.objectives.matryoshka_distillation import (matryoshka_distillation_loss,
+                                                                    matryoshka_pair_infonce_loss, pair_infonce_loss)
 
 
 def unit(v):
@@ -54,14 +55,27 @@ def test_similarity_kl_matches_the_reference(rng):
                                kl_reference(s, t, 0.2), rtol=1e-4, atol=1e-5)
 
 
-def test_pair_infonce_matches_the_reference(rng):
-    a, b = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
-    logits = unit(a) @ unit(b).T / 0.1
+def infonce_reference(a, b, temperature):
+    logits = unit(a) @ unit(b).T / temperature
 
     def lse(x, axis):
         m = x.max(axis=axis, keepdims=True)
         return (m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))).squeeze(axis)
 
-    expected = ((lse(logits, 1) - np.diag(logits)).mean() + (lse(logits, 0) - np.diag(logits)).mean()) / 2
+    return ((lse(logits, 1) - np.diag(logits)).mean() + (lse(logits, 0) - np.diag(logits)).mean()) / 2
+
+
+def test_pair_infonce_matches_the_reference(rng):
+    a, b = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    expected = infonce_reference(a, b, 0.1)
     got = keras.ops.convert_to_numpy(pair_infonce_loss(a.astype("float32"), b.astype("float32"), 0.1))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_matryoshka_pair_infonce_matches_the_reference(rng):
+    a, b = rng.normal(size=(6, 8)), rng.normal(size=(6, 8))
+    expected = np.mean([infonce_reference(a[:, :d], b[:, :d], 0.05) for d in (2, 4, 8)])
+    got = keras.ops.convert_to_numpy(matryoshka_pair_infonce_loss(a.astype("float32"), b.astype("float32"),
+                                                                  (2, 4, 8), 0.05))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert abs(float(got) - infonce_reference(a, b, 0.05)) > 1e-3  # the narrow widths count
