@@ -1,8 +1,9 @@
 """Float64 NumPy references that the layer tests compare against. Written for clarity, not speed."""
 
+import math
+
 import keras
 import numpy as np
-
 
 
 def per_sample_conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
@@ -146,3 +147,131 @@ def generated_kernel(generator, context, sample_mask=None):
         kernel = kernel * sample_mask
     bias = context @ w["bias_kernel"] + w["bias_bias"] if generator.use_bias else None
     return kernel, bias
+
+
+# ---- the blocks of hypertext/models/blocks.py, from the formulas in their docstrings and Keras' layer definitions.
+
+
+def values(variable):
+    """A Keras variable's value as a float64 NumPy array."""
+    return np.asarray(keras.ops.convert_to_numpy(variable.value), np.float64)
+
+
+def dense(x, kernel, bias=None):
+    """`keras.layers.Dense` without activation: x @ kernel + bias over the last axis."""
+    y = np.asarray(x, np.float64) @ np.asarray(kernel, np.float64)
+    return y if bias is None else y + np.asarray(bias, np.float64)
+
+
+def gelu(x):
+    """Exact GELU, x * Phi(x) = x/2 * (1 + erf(x / sqrt 2)) (Keras' `gelu`, approximate=False)."""
+    x = np.asarray(x, np.float64)
+    return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+
+
+def layer_norm(x, gamma, beta, epsilon):
+    """`keras.layers.LayerNormalization` over the last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta, with the
+    biased (1/n) variance."""
+    x = np.asarray(x, np.float64)
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + epsilon) * np.asarray(gamma, np.float64) + np.asarray(beta, np.float64)
+
+
+def conv1d(x, kernel, bias=None, strides=1, padding="same", dilation_rate=1):
+    """`keras.layers.Conv1D` (kernel `(k, in, out)`), through `per_sample_conv1d` with the same kernel for every
+    sample."""
+    kernel = np.transpose(np.asarray(kernel, np.float64), (2, 0, 1))  # (out, k, in)
+    batch = len(x)
+    return per_sample_conv1d(x, np.broadcast_to(kernel, (batch, *kernel.shape)),
+                             None if bias is None else np.broadcast_to(bias, (batch, len(bias))), strides, padding,
+                             dilation_rate)
+
+
+def conv1d_transpose(x, kernel, bias=None, strides=1, padding="same"):
+    """`keras.layers.Conv1DTranspose` (kernel `(k, out, in)`), through `per_sample_conv1d_transpose` with the same
+    kernel for every sample."""
+    kernel = np.transpose(np.asarray(kernel, np.float64), (1, 0, 2))  # (out, k, in)
+    batch = len(x)
+    return per_sample_conv1d_transpose(x, np.broadcast_to(kernel, (batch, *kernel.shape)),
+                                       None if bias is None else np.broadcast_to(bias, (batch, len(bias))), strides,
+                                       padding)
+
+
+def film(h, context, kernel, bias):
+    """FiLM: `h * (1 + scale) + shift`, where `[scale, shift] = context @ kernel + bias` (the first `channels` outputs
+    are the scale), the same at every position of a sample."""
+    scale_shift = dense(context, kernel, bias)
+    channels = scale_shift.shape[-1] // 2
+    scale, shift = scale_shift[:, None, :channels], scale_shift[:, None, channels:]
+    return np.asarray(h, np.float64) * (1.0 + scale) + shift
+
+
+def attention_pooling(h, mask, keys_kernel, keys_bias, values_kernel, values_bias, heads):
+    """Each head's softmax over the real positions (mask > 0) alone of its score `h @ keys_kernel + keys_bias`, as
+    the weights of a mean of that head's slice of `h @ values_kernel + values_bias`; heads concatenated, head-major.
+    Pads are dropped before the softmax, so they get exactly zero weight. `(batch, heads * head_dim)`."""
+    h = np.asarray(h, np.float64)
+    scores = dense(h, keys_kernel, keys_bias)  # (b, L, heads)
+    per_position = dense(h, values_kernel, values_bias)
+    head_dim = per_position.shape[-1] // heads
+    per_position = per_position.reshape(*h.shape[:2], heads, head_dim)
+    out = np.zeros((len(h), heads, head_dim))
+    for b in range(len(h)):
+        real = np.asarray(mask)[b, :, 0] > 0
+        s = scores[b, real]
+        weights = np.exp(s - s.max(axis=0))
+        weights /= weights.sum(axis=0)
+        for head in range(heads):
+            out[b, head] = weights[:, head] @ per_position[b, real, head]
+    return out.reshape(len(h), heads * head_dim)
+
+
+def encoder_block(h, mask, gamma, beta, kernel, bias, dilation_rate, epsilon=1e-5):
+    """`(h + gelu(conv(layer_norm(h) * mask))) * mask`, the conv "same" and dilated."""
+    mask = np.asarray(mask, np.float64)
+    branch = gelu(conv1d(layer_norm(h, gamma, beta, epsilon) * mask, kernel, bias, dilation_rate=dilation_rate))
+    return (np.asarray(h, np.float64) + branch) * mask
+
+
+def conditioned_conv(h, context, layer, hyper, strides=1, transpose=False, activation=gelu):
+    """A `ConditionedConv`'s output, from its weights: with `hyper`, the per-sample conv (transposed or not, "same")
+    with the kernel and bias its generator must emit (`generated_kernel`); else the shared conv, then FiLM from the
+    same context; `activation` last."""
+    if hyper:
+        kernel, bias = generated_kernel(layer.conv.generator, context)
+        if transpose:
+            y = per_sample_conv1d_transpose(h, kernel, bias, strides, "same")
+        else:
+            y = per_sample_conv1d(h, kernel, bias, strides, "same")
+    else:
+        conv = conv1d_transpose if transpose else conv1d
+        y = conv(h, values(layer.conv.kernel), values(layer.conv.bias), strides, "same")
+        head = layer.film.to_scale_shift
+        y = film(y, context, values(head.kernel), values(head.bias))
+    return activation(y)
+
+
+def decoder_block_branch(h, context, layer, hyper, narrow, epsilon=1e-5):
+    """The residual branch of a `DecoderBlock` (dropout aside): `up(gelu(conv(down(layer_norm(h)), context)))`, with
+    `down` and `up` Dense layers when `narrow`."""
+    branch = layer_norm(h, values(layer.norm.gamma), values(layer.norm.beta), epsilon)
+    if narrow:
+        branch = dense(branch, values(layer.down.kernel), values(layer.down.bias))
+    branch = conditioned_conv(branch, context, layer.conv, hyper)
+    if narrow:
+        branch = dense(branch, values(layer.up.kernel), values(layer.up.bias))
+    return branch
+
+
+def decoder_block(h, context, layer, hyper, narrow, epsilon=1e-5):
+    """A `DecoderBlock` at inference: `h + decoder_block_branch(...)`."""
+    return np.asarray(h, np.float64) + decoder_block_branch(h, context, layer, hyper, narrow, epsilon)
+
+
+def downsample_mask(mask):
+    """A `(batch, length, 1)` mask after a stride-2 "same" conv: short position i is real when input 2i or 2i+1 (where
+    it exists) is."""
+    mask = np.asarray(mask, np.float64)
+    short = -(-mask.shape[1] // 2)
+    return np.stack([mask[:, 2 * i: 2 * i + 2].max(axis=1) for i in range(short)], axis=1)
