@@ -34,6 +34,7 @@ from hypertext.models.objectives.matryoshka_distillation import (matryoshka_dist
                                                                     matryoshka_pair_infonce_loss)
 from hypertext.models.sentence_encoder import SentenceEncoder
 from hypertext.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
+from hypertext.vectors import unit
 
 BYTE_PIECES = 256
 SPECIAL_PIECES = 4
@@ -62,7 +63,6 @@ def rotation_onto(encoder, texts, teacher, limit=20_000, seed=0):
     if len(rows) > limit:
         rows = np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))
     student = np.asarray(encoder.encode([texts[i] for i in rows]), "float64")
-    unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)  # noqa: E731
     u, _, vt = np.linalg.svd(unit(teacher[rows]).T @ unit(student))
     return (u @ vt).astype("float32")
 

@@ -224,8 +224,9 @@ def main(argv=None):
     if args.shuffle is not None:
         texts = [text for corpus in args.corpus for text in load_texts(corpus, "train")]
         teacher_vectors([texts[i] for i in np.random.default_rng(args.shuffle).permutation(len(texts))])
+    splits = (("train", None), ("validation", VALIDATION_TEXTS))[args.shuffle is not None:]  # train: done above
     for corpus in args.corpus:
-        for split, limit in (("train", None), ("validation", VALIDATION_TEXTS)):
+        for split, limit in splits:
             teacher_vectors(load_texts(corpus, split, limit=limit))
     return 0
 

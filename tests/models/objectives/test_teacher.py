@@ -120,3 +120,25 @@ def test_the_real_teacher_when_installed(tmp_path):
     assert vectors.shape == (3, 384)
     similarity = vectors @ vectors.T
     assert similarity[0, 1] > similarity[0, 2] and similarity[0, 1] > similarity[1, 2]
+
+
+def test_main_shuffle_encodes_the_corpora_in_one_seeded_order(tmp_path, monkeypatch):
+    from hypertext.models.objectives import teacher
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(f"line {i}\n" for i in range(300)))
+    seen = []
+
+    def encode(texts):
+        seen.extend(texts)
+        return np.ones((len(texts), 3))
+
+    monkeypatch.setenv("HYPERTEXT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(teacher, "load_teacher", lambda: encode)
+    assert teacher.main([str(corpus), "--shuffle", "3"]) == 0
+    from hypertext.data import load_texts
+
+    train, validation = load_texts(str(corpus), "train"), load_texts(str(corpus), "validation")
+    assert seen[:len(train)] == [train[i] for i in np.random.default_rng(3).permutation(len(train))]
+    assert seen[len(train):] == validation  # then the validation texts; no text twice
+    assert sorted(teacher.cached_texts(train)) == sorted(train)
