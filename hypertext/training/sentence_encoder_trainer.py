@@ -130,7 +130,13 @@ class DistillationBatches(keras.utils.PyDataset):
         order = rng.permutation(len(self.sequences))
         batches = [(order[indices], length) for indices, length in
                    group_by_length(self.lengths[order], self.batch_size, 1, self.max_length)]
-        return [batches[i] for i in rng.permutation(len(batches))]
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+        # Keras fixes a PyDataset's input shapes on TensorFlow from its first two batches: where they share a length,
+        # that length would be fixed for the whole run. A batch of another length goes second.
+        other = next((i for i in range(2, len(batches)) if batches[i][1] != batches[0][1]), None)
+        if len(batches) > 2 and batches[1][1] == batches[0][1] and other is not None:
+            batches[1], batches[other] = batches[other], batches[1]
+        return batches
 
     def __len__(self):
         return len(self.batches)
