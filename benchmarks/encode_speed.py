@@ -23,9 +23,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tables import MINILM  # noqa: E402
+from tables import MINILM, MINILM_ONNX, speed_table  # noqa: E402
 
-MINILM_ONNX = f"{MINILM} (ONNX int8)"
 MODEL2VEC = "model2vec (MiniLM distilled, PCA 256)"
 BASELINES = (MINILM, MINILM_ONNX, MODEL2VEC)
 WARMUP_TEXTS = 512
@@ -75,18 +74,6 @@ def child(name, corpus, split, count, batch_size, onnx_dir):
     done = time.perf_counter()
     print(json.dumps({"load": loaded - start, "first_call": warm - loaded, "seconds": done - warm,
                       "texts": len(vectors)}))
-
-
-def speed_table(rows):
-    """The markdown table of `main`'s rows: times, texts/s of the encode, and its multiples of both MiniLM paths."""
-    speeds = {r["encoder"]: r["texts_per_second"] for r in rows}
-    lines = ["| encoder | load s | first call s | encode s | texts/s | × MiniLM (PyTorch fp32) | × MiniLM (ONNX int8) |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        ratios = [f"{r['texts_per_second'] / speeds[b]:.1f}×" if b in speeds else "—" for b in (MINILM, MINILM_ONNX)]
-        lines.append(f"| {r['encoder']} | {r['load']} | {r['first_call']} | {r['seconds']} | "
-                     f"{r['texts_per_second']:,.0f} | " + " | ".join(ratios) + " |")
-    return "\n".join(lines)
 
 
 def main(argv=None):

@@ -2,6 +2,7 @@
 `vectors_table` and `similarity_table`, and `docs/make_tables.py` renders the docs' tables with these same functions."""
 
 MINILM = "all-MiniLM-L6-v2"
+MINILM_ONNX = f"{MINILM} (ONNX int8)"
 
 
 def percent(value):
@@ -75,3 +76,15 @@ def conv_ratio_table(results, shared="Conv2D"):
             lines.append(f"| {label} | {shape} | {r['method']} | {r['fwd_ratio']:.2f}× | {r['fwd_bwd_ratio']:.2f}× |")
     return "\n".join(lines)
 
+
+def speed_table(rows):
+    """`benchmarks/encode_speed.py`'s rows as a markdown table: times, texts/s of the encode, and its multiples of
+    both MiniLM paths (where they ran)."""
+    speeds = {r["encoder"]: r["texts_per_second"] for r in rows}
+    lines = ["| encoder | load s | first call s | encode s | texts/s | × MiniLM (PyTorch fp32) "
+             "| × MiniLM (ONNX int8) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratios = [f"{r['texts_per_second'] / speeds[b]:.1f}×" if b in speeds else "—" for b in (MINILM, MINILM_ONNX)]
+        lines.append(f"| {r['encoder']} | {r['load']} | {r['first_call']} | {r['seconds']} | "
+                     f"{r['texts_per_second']:,.0f} | " + " | ".join(ratios) + " |")
+    return "\n".join(lines)

@@ -14,7 +14,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-from tables import conv_ratio_table, dev_table, evaluation_table, similarity_table, vectors_table  # noqa: E402
+from tables import (conv_ratio_table, dev_table, evaluation_table, similarity_table, speed_table,  # noqa: E402
+                    vectors_table)
 
 PRETRAINED = os.path.join(ROOT, "data", "pretrained")
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
@@ -52,6 +53,8 @@ def table(name):
         return read(os.path.join(RESULTS, "vectors-dev.json"))["validation"]["line"]
     if name == "vectors_english_v3":
         return vectors_table(read(os.path.join(PRETRAINED, "vectors-test-v3.json"))["rows"])
+    if name == "encode_speed":
+        return speed_table(read(os.path.join(RESULTS, "encode_speed.json"))["rows"])
     if name == "similarity":
         return similarity_table(read(os.path.join(RESULTS, "vectors-similarity.json"))["rows"])
     if name == "conv2d":

@@ -86,7 +86,7 @@ def test_speed_table_ratios_and_warmup_sample():
     rows = [{"encoder": "english", "load": 1.0, "first_call": 2.0, "seconds": 1.0, "texts_per_second": 1000.0},
             {"encoder": speed.MINILM, "load": 1.0, "first_call": 1.0, "seconds": 10.0, "texts_per_second": 100.0},
             {"encoder": speed.MINILM_ONNX, "load": 5.0, "first_call": 1.0, "seconds": 4.0, "texts_per_second": 250.0}]
-    lines = speed.speed_table(rows).splitlines()
+    lines = speed.speed_table(rows).splitlines()  # imported there from benchmarks/tables.py
     assert lines[2] == "| english | 1.0 | 2.0 | 1.0 | 1,000 | 10.0× | 4.0× |"
     assert lines[4].endswith("| 250 | 2.5× | 1.0× |")
     texts = [str(i) * (i % 37 + 1) for i in range(2000)]
