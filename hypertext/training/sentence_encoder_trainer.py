@@ -4,6 +4,7 @@ the Matryoshka distillation loss on a corpus whose teacher vectors are cached.
     python -m hypertext.training.sentence_encoder_trainer --corpus registers+everyday --output runs/head
         [--vocab-size 32000] [--epochs 4] [--into english]   # --into: write a TextAutoencoder holding the encoder
         [--pairs registers+wordnet --pair-weight 0.1]       # InfoNCE on the corpora's natural pairs as well
+        [--pair-balance]                                     # each corpus of --pairs an equal share of them
         [--init-from english]                                # go on from a run folder or a model with an encoder
 
 The steps (`train_sentence_encoder`):
@@ -76,6 +77,23 @@ def pieces_per_word(tokenizer, texts):
     distinct = sorted(set(words))
     lengths = dict(zip(distinct, map(len, tokenizer.encode(distinct))))
     return (sum(lengths[w] for w in words) / len(words), sum(lengths[w] > 1 for w in distinct) / len(distinct))
+
+
+def balance_pairs(groups, seed=0):
+    """One list of the pairs of `groups` (a list of pair lists, e.g. one per corpus), each group repeated, in a seeded
+    order, up to the size of the largest: drawn in a random order, each group then fills an equal share of every pair
+    batch on average, so a small source (WordNet's 43,518 example-definition pairs) is not drowned by a large one (the
+    register corpus's 371,718)."""
+    groups = [list(group) for group in groups if len(group)]
+    if not groups:
+        return []
+    size = max(map(len, groups))
+    rng = np.random.default_rng(seed)
+    out = []
+    for group in groups:
+        whole, rest = divmod(size, len(group))
+        out += group * whole + [group[i] for i in np.sort(rng.choice(len(group), rest, replace=False))]
+    return out
 
 
 def piece_surfaces(tokenizer):
@@ -324,6 +342,8 @@ def main(argv=None):
                         "training that encoder")
     parser.add_argument("--pairs", help="corpora whose natural pairs train the InfoNCE term too, joined by '+' "
                         "('registers', 'wordnet'; training split)")
+    parser.add_argument("--pair-balance", action="store_true",
+                        help="give each corpus of --pairs an equal share of the pair batches (smaller ones repeated)")
     parser.add_argument("--pair-weight", type=float, default=0.1)
     parser.add_argument("--pair-batch-size", type=int, default=128)
     parser.add_argument("--into", help="a preset or .keras file: also write OUTPUT/model.keras, that model holding "
@@ -338,7 +358,8 @@ def main(argv=None):
         texts = texts[:args.limit]
     encode = load_teacher()
     teacher = teacher_vectors(texts, encode=encode)
-    pairs = [pair for source in args.pairs.split("+") for pair in load_pairs(source, "train")] if args.pairs else None
+    groups = [load_pairs(source, "train") for source in args.pairs.split("+")] if args.pairs else []
+    pairs = (balance_pairs(groups) if args.pair_balance else [p for group in groups for p in group]) or None
     encoder, rotation = train_sentence_encoder(
         texts, teacher, encode, vocab_size=args.vocab_size, context_width=args.context_width, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate,
@@ -351,7 +372,8 @@ def main(argv=None):
                        {"sentence_encoder": {"corpus": args.corpus, "texts": len(texts), "teacher": TEACHER,
                                              "vocab_size": encoder.vocabulary_size, "epochs": args.epochs,
                                              "pairs": args.pairs, "pair_weight": args.pair_weight if args.pairs
-                                             else 0.0, "init_from": args.init_from}})
+                                             else 0.0, "pair_balance": args.pair_balance,
+                                             "init_from": args.init_from}})
         model.save(os.path.join(args.output, "model.keras"))
         print(f"wrote {os.path.join(args.output, 'model.keras')}")
     return 0

@@ -219,3 +219,15 @@ def test_pair_arguments_are_checked():
     with pytest.raises(ValueError, match="Received: pair_weight=0"):
         trainer.train_sentence_encoder(texts, bag_teacher(texts), bag_teacher, epochs=0, pairs=[("a", "b")] * 3,
                                        pair_batch_size=2, pair_weight=0)
+
+
+def test_balance_pairs_gives_each_group_the_largest_groups_count():
+    big = [(f"a{i}", f"b{i}") for i in range(10)]
+    small = [(f"x{i}", f"y{i}") for i in range(3)]
+    mixed = trainer.balance_pairs([big, small, []], seed=1)
+    assert len(mixed) == 20 and mixed[:10] == big
+    repeated = mixed[10:]
+    assert set(repeated) == set(small)
+    counts = sorted(repeated.count(p) for p in small)
+    assert counts == [3, 3, 4]  # 10 = 3 whole rounds + 1 drawn without replacement
+    assert trainer.balance_pairs([]) == [] and trainer.balance_pairs([small]) == small
