@@ -26,7 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tables import MINILM, MINILM_ONNX, speed_table  # noqa: E402
 
 MODEL2VEC = "model2vec (MiniLM distilled, PCA 256)"
-BASELINES = (MINILM, MINILM_ONNX, MODEL2VEC)
+# --baselines key -> the encoder's name in the table
+BASELINES = {"minilm": MINILM, "minilm-onnx": MINILM_ONNX, "model2vec": MODEL2VEC}
 WARMUP_TEXTS = 512
 
 
@@ -93,11 +94,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         return child(args.child, args.corpus, args.split, args.texts, args.batch_size, args.onnx_dir)
-    baselines = [b for b in args.baselines.split(",") if b]
-    unknown = sorted(set(baselines) - set(BASELINES))
+    keys = [b for b in args.baselines.split(",") if b]
+    unknown = sorted(set(keys) - set(BASELINES))
     if unknown:
-        parser.error(f"--baselines must name some of {', '.join(BASELINES)}. Received: {', '.join(unknown)}")
-    names = args.model.split(",") + baselines
+        parser.error(f"--baselines must name some of {', '.join(BASELINES)}. Received: --baselines={args.baselines}")
+    names = args.model.split(",") + [BASELINES[key] for key in keys]
     times = {name: [] for name in names}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     for _ in range(args.rounds):

@@ -51,6 +51,12 @@ def table(name):
         return dev_table(read(os.path.join(RESULTS, "vectors-dev.json"))["rows"])
     if name == "dev_validation":
         return read(os.path.join(RESULTS, "vectors-dev.json"))["validation"]["line"]
+    if name == "dev_v3":
+        return dev_table(read(os.path.join(RESULTS, "vectors-dev-v3.json"))["rows"])
+    if name == "vectors_english_v4":
+        return vectors_table(read(os.path.join(PRETRAINED, "vectors-test-v4.json"))["rows"])
+    if name == "vectors_english_v4_validation":
+        return vectors_table(read(os.path.join(RESULTS, "vectors-validation-v4-candidates.json"))["rows"])
     if name == "vectors_english_v3":
         return vectors_table(read(os.path.join(PRETRAINED, "vectors-test-v3.json"))["rows"])
     if name == "encode_speed":

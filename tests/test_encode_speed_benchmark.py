@@ -94,3 +94,11 @@ def test_speed_table_ratios_and_warmup_sample():
     assert 100 <= len(sample) <= 110
     lengths = sorted(map(len, texts))
     assert min(map(len, sample)) == lengths[0] and max(map(len, sample)) >= lengths[-25]
+
+
+def test_unknown_baseline_is_one_clear_error(capsys):
+    speed = load_script("benchmarks/encode_speed.py", "encode_speed")
+    with pytest.raises(SystemExit):
+        speed.main(["--baselines", "minilm,bert"])
+    assert "--baselines must name some of minilm, minilm-onnx, model2vec. Received: --baselines=minilm,bert" in (
+        capsys.readouterr().err)

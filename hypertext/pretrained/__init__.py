@@ -25,7 +25,7 @@ PRESETS = {
                 "data/pretrained/README.md"),
     "english": ("hypertext-english.keras",
                 "the wordnet network plus a sentence encoder with its own 32k-piece vocabulary, distilled from "
-                "all-MiniLM-L6-v2 on everyday English (version 3); model card: data/pretrained/README-english.md"),
+                "all-MiniLM-L6-v2 on everyday English (version 4); model card: data/pretrained/README-english.md"),
 }
 
 
