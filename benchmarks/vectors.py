@@ -196,6 +196,23 @@ def add_speeds(rows, encoders, texts, args):
                         "batch_size": args.batch_size, "rounds": args.speed_rounds}
 
 
+# `--model NAME:backbone`: NAME's own backbone vectors, its sentence encoder (if any) left out. `wordnet:backbone` is
+# version 6 of the `wordnet` preset exactly: version 7 added a sentence encoder and kept version 6's backbone.
+BACKBONE = ":backbone"
+
+
+def backbone_only(model):
+    """`model` without its `sentence_encoder`: `encode()` returns the backbone's embedding (float32 only: the int8
+    ranges the checkpoint stores are those of the sentence encoder's vectors)."""
+    from hypertext.models import TextAutoencoder
+
+    if model.sentence_encoder is None:
+        return model
+    metadata = {k: v for k, v in model.metadata.items() if not k.startswith("vector_ranges")
+                and k not in ("matryoshka_dims", "sentence_encoder")}
+    return TextAutoencoder(backbone=model.backbone, tokenizer=model.tokenizer, metadata=metadata)
+
+
 def load_models(names, args):
     """`([(name, encode)], notes)` for the `--model` checkpoints; one that cannot be loaded is a note, not an error."""
     import hypertext
@@ -203,7 +220,8 @@ def load_models(names, args):
     encoders, notes = [], []
     for name in names:
         try:
-            model = hypertext.load(name)
+            model = backbone_only(hypertext.load(name[:-len(BACKBONE)])) if name.endswith(BACKBONE) else \
+                hypertext.load(name)
         except (ValueError, FileNotFoundError, OSError, KeyError) as e:
             notes.append(f"{name} skipped: {str(e).splitlines()[0]}")
             continue
@@ -249,7 +267,7 @@ DEV = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 # The order the reference encoders must come in on the headline (judged mean) for the benchmark to be used at all, and
 # the least lead of MiniLM over model2vec: the order and the gap of the human-scored STS / SICK-R benchmarks.
 VALIDATION_ORDER = (MPNET, MINILM, "model2vec (MiniLM distilled, PCA 256)", "TF-IDF (fitted on the dev texts)",
-                    "wordnet")
+                    "wordnet:backbone")
 VALIDATION_GAP = 5.0
 
 
@@ -348,7 +366,9 @@ def main(argv=None):
                         help="wordnet: the WordNet tasks above; similarity: the Bible pairs; dev: the everyday-English "
                              "dev benchmark (data/dev/everyday-*.tsv.gz)")
     parser.add_argument("--model", action="append", help="a preset name or a .keras path (repeatable, or several "
-                        "joined by commas; default: wordnet). The first one's tokenizer makes the noisy texts.")
+                        "joined by commas; default: wordnet); NAME:backbone is NAME without its sentence encoder (wordnet:backbone: "
+                        "version 6 of `wordnet`, the dev benchmark's lowest reference). The first one's tokenizer "
+                        "makes the noisy texts.")
     parser.add_argument("--pairs", default=PAIRS, help="--task similarity: the pairs file")
     parser.add_argument("--no-model2vec", action="store_true", help="--task similarity/dev: leave model2vec out")
     parser.add_argument("--dev", default=DEV, help="--task dev: the folder of the dev benchmark's files")

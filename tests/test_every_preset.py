@@ -98,8 +98,10 @@ def test_encode_and_encode_latent(preset, held_out):
     np.testing.assert_allclose(e, keras.ops.convert_to_numpy(model.embed_ids(ids)), rtol=0, atol=1e-5)
     ids = pad_batch(model.preprocessor.first_windows(model.tokenizer.encode(held_out)), model.config.max_length)
     np.testing.assert_allclose(z, keras.ops.convert_to_numpy(model.encode_ids(ids)), rtol=0, atol=1e-5)
-    if model.config.embedding_dim == 0:
+    if model.config.embedding_dim == 0 and model.sentence_encoder is None:  # encode() is z
         np.testing.assert_array_equal(e, z)
+    else:
+        assert e.shape[1] != z.shape[1] or not np.allclose(e, z)
     unit = model.encode(held_out, normalize=True)
     np.testing.assert_allclose(unit, e / np.linalg.norm(e, axis=1, keepdims=True), rtol=0, atol=1e-6)
     assert model.encode([]).shape == (0, model.embedding_dim)
@@ -415,7 +417,8 @@ def exported(preset, tmp_path_factory):
         for fmt in formats:
             path = part + (".onnx" if fmt == "onnx" else "")
             if part == "embedding" and fmt == "onnx":  # the command line, with the default part
-                assert export.default_part(model) == ("embedding" if model.config.embedding_dim else "encoder")
+                assert export.default_part(model) == ("embedding" if model.config.embedding_dim or model.sentence_encoder
+                                                       is not None else "encoder")
                 argv = ["--model", name, "--format", fmt, "--output", str(folder / path)]
                 if export.default_part(model) != "embedding":
                     argv += ["--part", "embedding"]

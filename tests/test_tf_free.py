@@ -49,8 +49,9 @@ def test_inference_and_training_without_tensorflow(tmp_path):
 
         model = hypertext.load("wordnet")
         texts = ["a small domesticated carnivore", "the act of running"]
-        z = model.encode(texts)
+        z, vectors = model.encode_latent(texts), model.encode(texts)
         assert z.shape == (2, model.config.latent_dim) and np.isfinite(z).all()
+        assert vectors.shape == (2, model.embedding_dim) and np.isfinite(vectors).all()
         assert model.reconstruct(texts) == texts, model.reconstruct(texts)
         tokenizer = SentencePieceTokenizer.from_texts(texts * 200, vocab_size=300)
         assert tokenizer.decode(tokenizer.encode(["a small cat"])) == ["a small cat"]

@@ -21,7 +21,8 @@ import os
 # name -> (file in this folder, one-line description)
 PRESETS = {
     "wordnet": ("hypertext-wordnet.keras",
-                "the hypernetwork text autoencoder of WordNet glosses and GCIDE (recipe `release`); model card: "
+                "the hypernetwork text autoencoder of WordNet glosses and GCIDE (recipe `release`), plus a sentence "
+                "encoder distilled from all-MiniLM-L6-v2 and tuned on WordNet's pairs (version 7); model card: "
                 "data/pretrained/README.md"),
     "english": ("hypertext-english.keras",
                 "the wordnet network plus a sentence encoder with its own 32k-piece vocabulary, distilled from "

@@ -125,6 +125,14 @@ def test_attach_gives_a_model_that_encodes_with_the_encoder_and_keeps_the_rest(t
     assert again.pieces.embeddings.dtype == "float32"
     np.testing.assert_allclose(again.encode(texts[:5]), joined.encode(texts[:5]), atol=1e-6)
     np.testing.assert_allclose(rotation @ rotation.T, np.eye(8), atol=1e-5)
+    # benchmarks/vectors.py's `NAME:backbone`: the model's own vectors again, as before the encoder was attached
+    from tests.test_dev_benchmark import load_script
+
+    vectors = load_script("benchmarks/vectors.py", "vectors_benchmark")
+    plain = vectors.backbone_only(hypertext.load(str(tmp_path / "m.keras")))
+    assert plain.sentence_encoder is None and plain.embedding_dim == model.embedding_dim != 8
+    np.testing.assert_array_equal(plain.encode(texts[:7]), model.encode(texts[:7]))
+    assert vectors.backbone_only(model) is model
     model.save(tmp_path / "plain.keras")
     with pytest.raises(ValueError, match="a model without one"):
         trainer.init_from(str(tmp_path / "plain.keras"), texts, teacher)
