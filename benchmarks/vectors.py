@@ -213,15 +213,19 @@ def backbone_only(model):
     return TextAutoencoder(backbone=model.backbone, tokenizer=model.tokenizer, metadata=metadata)
 
 
-def load_models(names, args):
-    """`([(name, encode)], notes)` for the `--model` checkpoints; one that cannot be loaded is a note, not an error."""
+def load_model(name):
+    """The hypertext model that `--model name` names (a preset, a file, or either with `BACKBONE`)."""
     import hypertext
 
+    return backbone_only(hypertext.load(name[:-len(BACKBONE)])) if name.endswith(BACKBONE) else hypertext.load(name)
+
+
+def load_models(names, args):
+    """`([(name, encode)], notes)` for the `--model` checkpoints; one that cannot be loaded is a note, not an error."""
     encoders, notes = [], []
     for name in names:
         try:
-            model = backbone_only(hypertext.load(name[:-len(BACKBONE)])) if name.endswith(BACKBONE) else \
-                hypertext.load(name)
+            model = load_model(name)
         except (ValueError, FileNotFoundError, OSError, KeyError) as e:
             notes.append(f"{name} skipped: {str(e).splitlines()[0]}")
             continue
@@ -341,9 +345,7 @@ def run_dev(args, names):
 def run_wordnet(args, names):
     """The WordNet tasks (see the module docstring)."""
     split_texts = [r["text"] for r in wordnet.read_rows(split=args.split)]
-    import hypertext
-
-    models = [(hypertext.load(name), name) for name in names]
+    models = [(load_model(name), name) for name in names]
     noise_tokenizer, noise_max_length = models[0][0].tokenizer, models[0][0].config.max_length
     encoders = [(name + precision_note(args.precision, args.dequantize), model_encoder(model, args)) for model, name in models]
     more, notes = baselines(args, [r["text"] for r in wordnet.read_rows(split="train")], "TF-IDF")

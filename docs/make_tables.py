@@ -20,7 +20,8 @@ from tables import (conv_ratio_table, dev_table, evaluation_table, similarity_ta
 PRETRAINED = os.path.join(ROOT, "data", "pretrained")
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 # The documents that hold tables, relative to the repository root.
-DOCUMENTS = ["docs/benchmarks.md", "docs/vectors-benchmark.md", "docs/layers-2d.md", "data/pretrained/README-english.md"]
+DOCUMENTS = ["docs/benchmarks.md", "docs/vectors-benchmark.md", "docs/layers-2d.md", "data/pretrained/README-english.md",
+             "data/pretrained/README.md"]
 # (label, evaluate.py --json output in data/pretrained/) of each preset's reconstruction table
 EVALUATIONS = {
     "evaluation": [("WordNet test split, first 2,000 (version 6)", "test-wordnet-2000-v6.json"),
@@ -57,6 +58,12 @@ def table(name):
         return vectors_table(read(os.path.join(PRETRAINED, "vectors-test-v4.json"))["rows"])
     if name == "vectors_english_v4_validation":
         return vectors_table(read(os.path.join(RESULTS, "vectors-validation-v4-candidates.json"))["rows"])
+    if name == "dev_wordnet_v7":
+        return dev_table(read(os.path.join(RESULTS, "vectors-dev-wordnet-v7.json"))["rows"])
+    if name == "dev_wordnet_v7_validation":
+        return read(os.path.join(RESULTS, "vectors-dev-wordnet-v7.json"))["validation"]["line"]
+    if name == "vectors_wordnet_v7":
+        return vectors_table(read(os.path.join(PRETRAINED, "vectors-test-wordnet-v7.json"))["rows"])
     if name == "vectors_english_v3":
         return vectors_table(read(os.path.join(PRETRAINED, "vectors-test-v3.json"))["rows"])
     if name == "encode_speed":

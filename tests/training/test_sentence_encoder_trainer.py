@@ -129,7 +129,7 @@ def test_attach_gives_a_model_that_encodes_with_the_encoder_and_keeps_the_rest(t
     from tests.test_dev_benchmark import load_script
 
     vectors = load_script("benchmarks/vectors.py", "vectors_benchmark")
-    plain = vectors.backbone_only(hypertext.load(str(tmp_path / "m.keras")))
+    plain = vectors.load_model(str(tmp_path / "m.keras") + vectors.BACKBONE)
     assert plain.sentence_encoder is None and plain.embedding_dim == model.embedding_dim != 8
     np.testing.assert_array_equal(plain.encode(texts[:7]), model.encode(texts[:7]))
     assert vectors.backbone_only(model) is model
