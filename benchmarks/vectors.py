@@ -368,9 +368,9 @@ def main(argv=None):
                         help="wordnet: the WordNet tasks above; similarity: the Bible pairs; dev: the everyday-English "
                              "dev benchmark (data/dev/everyday-*.tsv.gz)")
     parser.add_argument("--model", action="append", help="a preset name or a .keras path (repeatable, or several "
-                        "joined by commas; default: wordnet); NAME:backbone is NAME without its sentence encoder (wordnet:backbone: "
-                        "version 6 of `wordnet`, the dev benchmark's lowest reference). The first one's tokenizer "
-                        "makes the noisy texts.")
+                        "joined by commas; default: wordnet); NAME:backbone is NAME without its sentence "
+                        "encoder (wordnet:backbone: version 6 of `wordnet`, the dev benchmark's lowest reference). "
+                        "The first one's tokenizer makes the noisy texts.")
     parser.add_argument("--pairs", default=PAIRS, help="--task similarity: the pairs file")
     parser.add_argument("--no-model2vec", action="store_true", help="--task similarity/dev: leave model2vec out")
     parser.add_argument("--dev", default=DEV, help="--task dev: the folder of the dev benchmark's files")
