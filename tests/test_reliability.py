@@ -47,6 +47,7 @@ def backups(out):
 
 
 # ---- 1. kill and resume ----------------------------------------------------------------------------------------------
+@pytest.mark.thorough  # kill -9 of real runs, then --resume: ~45 s each on a 2-core CPU
 def test_sigkill_in_a_later_epoch_then_resume(corpus, tmp_path):
     out, epochs, steps = str(tmp_path / "run"), 6, 60
     args = ["--corpus", corpus, "--output", out, *TINY, "--epochs", str(epochs), "--steps-per-epoch", str(steps)]
@@ -235,9 +236,11 @@ def test_a_crash_at_a_file_step_of_a_real_run_then_resume(corpus, tmp_path, caps
     assert history_epochs(out) == [0, 1, 2]
 
 
+@pytest.mark.thorough  # kill -9 of real runs, then --resume: ~45 s each on a 2-core CPU
 def test_sigkills_at_random_moments_each_resumed(corpus, tmp_path):
-    """2 kills by default; 12 with HYPERTEXT_THOROUGH=1. Each comes at a random moment of the first 10 s after the
-    process has written its settings (config.json, just before training starts): training or writing."""
+    """12 kills in the thorough mode (HYPERTEXT_THOROUGH=1), 2 when `-m thorough` picks it alone. Each comes at a
+    random moment of the first 10 s after the process has written its settings (config.json, just before training
+    starts): training or writing."""
     out, epochs, rng = str(tmp_path / "run"), 8 if THOROUGH else 3, random.Random(12)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     command = [sys.executable, os.path.join(ROOT, "train.py"), "--output", out, "--verbose", "0", "--eval-limit", "40"]

@@ -9,6 +9,7 @@ from hypertext.layers import PerSampleConv1D
 from tests import references
 from tests.layers.gradient_checks import numeric_gradients
 from tests.conftest import backend
+from tests.grids import grid
 from tests.layer_checks import run_layer_checks
 
 IMPLEMENTATIONS = ["unfold", "fold", "grouped", "loop"]  # "auto": see test_auto_resolves_to_unfold
@@ -25,7 +26,7 @@ def _random_case(rng, batch=2, length=11, in_channels=3, out_channels=4, kernel_
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_matches_float64_reference_on_full_grid(implementation, rng):
     # Tiny shapes: "fold" and "loop" are slow, and the grid is 72 cases per implementation.
-    for padding, strides, dilation, kernel_size in GRID:
+    for padding, strides, dilation, kernel_size in grid(GRID):
         x, kernel, bias = _random_case(rng, kernel_size=kernel_size)
         layer = PerSampleConv1D(strides, padding, dilation, implementation)
         got = keras.ops.convert_to_numpy(layer(x, kernel, bias))
@@ -55,7 +56,7 @@ def test_auto_resolves_to_unfold(rng, monkeypatch):
                                                                                                           bias)))
 
 
-@pytest.mark.parametrize("padding,strides,dilation,kernel_size", KERAS_GRID)
+@pytest.mark.parametrize("padding,strides,dilation,kernel_size", grid(KERAS_GRID))
 def test_shared_kernel_equals_keras_conv1d(padding, strides, dilation, kernel_size, rng):
     x = rng.normal(size=(3, 12, 5)).astype("float32")
     conv = keras.layers.Conv1D(6, kernel_size, strides, padding, dilation_rate=dilation)

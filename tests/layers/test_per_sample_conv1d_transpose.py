@@ -8,13 +8,14 @@ from hypertext.backend_utils import value_and_grad
 from hypertext.layers import PerSampleConv1DTranspose
 from tests import references
 from tests.conftest import backend
+from tests.grids import grid
 from tests.layer_checks import run_layer_checks
 
 GRID = [(p, s, d, k, op) for p, s, d, k, op in itertools.product(
     ["valid", "same"], [1, 2, 3], [1, 2], [1, 2, 3, 5], [None, 0, 1]) if op is None or op < s]
 
 
-@pytest.mark.parametrize("padding,strides,dilation,kernel_size,output_padding", GRID)
+@pytest.mark.parametrize("padding,strides,dilation,kernel_size,output_padding", grid(GRID))
 def test_matches_float64_reference(padding, strides, dilation, kernel_size, output_padding, rng):
     x = rng.normal(size=(2, 7, 3)).astype("float32")
     kernel = rng.normal(size=(2, 4, kernel_size, 3)).astype("float32")
@@ -35,7 +36,8 @@ def _keras_can(padding, strides, dilation, kernel_size, output_padding):
     return not (backend() == "tensorflow" and padding == "same" and kernel_size % 2 == 0 and output_padding is not None)
 
 
-@pytest.mark.parametrize("padding,strides,dilation,kernel_size,output_padding", [c for c in GRID if _keras_can(*c)])
+@pytest.mark.parametrize("padding,strides,dilation,kernel_size,output_padding",
+                         grid(c for c in GRID if _keras_can(*c)))
 def test_shared_kernel_equals_keras_conv1d_transpose(padding, strides, dilation, kernel_size, output_padding, rng):
     """Only the cells Keras can run on this backend are collected."""
     x = rng.normal(size=(3, 7, 5)).astype("float32")

@@ -9,6 +9,7 @@ from hypertext.layers import PerSampleConv2D
 from tests import references
 from tests.layers.gradient_checks import numeric_gradients
 from tests.conftest import backend
+from tests.grids import grid
 from tests.layer_checks import run_layer_checks
 
 GRID = list(itertools.product(["valid", "same"], [(1, 1), (2, 1), (2, 3)], [(1, 1), (1, 2), (2, 2)],
@@ -24,8 +25,8 @@ def _random_case(rng, batch=2, height=7, width=8, in_channels=3, out_channels=4,
 
 @pytest.mark.parametrize("implementation", ["unfold", "loop", "fold", "grouped"])
 def test_matches_float64_reference_on_full_grid(implementation, rng):
-    grid = GRID if implementation == "unfold" else GRID[::5]  # the slow implementations get a fifth of it
-    for padding, strides, dilation, kernel_shape in grid:
+    cases = grid(GRID) if implementation == "unfold" else GRID[::5]  # the slow implementations get a fifth of it
+    for padding, strides, dilation, kernel_shape in cases:
         x, kernel, bias = _random_case(rng, kernel_shape=kernel_shape)
         layer = PerSampleConv2D(strides, padding, dilation, implementation)
         got = keras.ops.convert_to_numpy(layer(x, kernel, bias))

@@ -1,6 +1,7 @@
 """`train.py --distribute multi-worker`: 2 JAX processes on 127.0.0.1, joined by Keras' environment variables, with
-gloo collectives. Subprocesses on a tiny config; the kill-and-resume test runs in the thorough mode, HYPERTEXT_THOROUGH=1 (it
-takes minutes on a 2-core CPU, most of it JAX compiling in both processes)."""
+gloo collectives. Subprocesses on a tiny config. Both tests run in the thorough mode, HYPERTEXT_THOROUGH=1: they take
+minutes on a 2-core CPU, most of it JAX compiling in both processes. The fast mode trains data-parallel on 2 logical
+devices in one process (tests/training/test_distribution.py)."""
 
 import os
 import signal
@@ -48,6 +49,7 @@ def corpus(tmp_path_factory):
     return write_corpus_file(tmp_path_factory, 800)
 
 
+@pytest.mark.thorough  # two JAX processes compile and train: ~100 s on a 2-core CPU
 def test_two_processes_train_one_model(corpus, tmp_path):
     """Process 1 gets its own --output, as on a machine without a shared folder: it must not even create it."""
     chief, other = str(tmp_path / "run"), str(tmp_path / "process1")
