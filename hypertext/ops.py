@@ -245,8 +245,10 @@ def _loop(x, kernel, strides, dilation_rate, output_shape):
 
 
 def _conv_then_stride(conv, x, weights, strides, dilation_rate):
-    """Runs a backend conv op; TensorFlow refuses strides > 1 together with dilation > 1, so then subsample after."""
-    if any(s > 1 for s in strides) and any(d > 1 for d in dilation_rate):
+    """Runs a backend conv op with valid padding. TensorFlow refuses strides > 1 together with dilation > 1, and its
+    own CPU depthwise kernel (oneDNN off: the default on CPUs without AVX-512) refuses unequal strides, so in those
+    cases the conv runs at stride 1 and is subsampled after: with valid padding, the same output positions."""
+    if any(s > 1 for s in strides) and (any(d > 1 for d in dilation_rate) or len(set(strides)) > 1):
         y = conv(x, weights, strides=1, padding="valid", dilation_rate=dilation_rate)
         return y[(slice(None), *(slice(None, None, s) for s in strides))]
     return conv(x, weights, strides=strides, padding="valid", dilation_rate=dilation_rate)

@@ -181,23 +181,27 @@ def test_tensorflow_log_lines_are_hidden_by_default():
     assert noise == [], result.stderr[-3000:]
 
 
+@pytest.mark.parametrize("tool", ["train", "evaluate", "encode", "export"])
 @pytest.mark.parametrize("user, expected", [(None, "1"), ("0", "0"), ("1", "1")])
-def test_the_train_console_script_turns_onednn_on_unless_the_user_chose(user, expected, monkeypatch):
-    """`hypertext-train` sets TF_ENABLE_ONEDNN_OPTS before anything imports TensorFlow, and keeps the user's value."""
-    from hypertext.cli import train as train_cli
+def test_every_console_script_turns_onednn_on_unless_the_user_chose(tool, user, expected, monkeypatch):
+    """Each console script sets TF_ENABLE_ONEDNN_OPTS before its `main` (which imports TensorFlow) runs, and keeps
+    the user's value."""
+    import types
 
+    module = importlib.import_module(f"hypertext.cli.{tool}")
     if user is None:
         monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
     else:
         monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", user)
     seen = {}
 
-    def fake_run_tool(parse_args, main, argv, prog):
+    def fake_main(argv, prog):
         seen["value"], seen["argv"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS"), argv
         return 0
 
-    monkeypatch.setattr(train_cli, "run_tool", fake_run_tool)
-    assert train_cli.run(["--output", "x"]) == 0
+    monkeypatch.setattr(module, "parse_args", lambda argv, prog: types.SimpleNamespace(tf_logs=True))
+    monkeypatch.setattr(module, "main", fake_main)
+    assert module.run(["--output", "x"]) == 0
     assert seen == {"value": expected, "argv": ["--output", "x"]}
 
 

@@ -15,6 +15,7 @@ import hypertext
 from hypertext.cli import encode
 from hypertext.configs import get_config
 from hypertext.data import load_texts
+from hypertext.layers.slow_path import onednn_off_on_tf_cpu
 from hypertext.models import TextAutoencoder
 from hypertext.tokenizers import SentencePieceTokenizer
 
@@ -74,9 +75,13 @@ def test_npy_equals_encode_with_a_progress_bar(model_path, texts, tmp_path, caps
 def test_jsonl_from_stdin_in_a_subprocess(model_path, tmp_path):
     texts = ["a small domesticated carnivore", "日本語のテキスト", "", "tab\tinside"]
     out = str(tmp_path / "vectors.jsonl")
+    # The console script turns TensorFlow's oneDNN on unless told (hypertext.cli.runner.run_tool); to compare bit for
+    # bit with this process's encode(), the subprocess gets this process's setting (oneDNN's float sums differ from
+    # TensorFlow's own kernels' in the last bits, and CPUs without AVX-512 have it off by default).
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0" if onednn_off_on_tf_cpu() else "1"}
     result = subprocess.run([sys.executable, "-m", "hypertext.cli.encode", "--model", model_path, "--input", "-",
                              "--output", out, "--format", "jsonl"], input="\n".join(texts).encode("utf-8"),
-                            capture_output=True, cwd=ROOT, timeout=300)
+                            capture_output=True, cwd=ROOT, timeout=300, env=env)
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     stderr = result.stderr.decode()
     assert "Traceback" not in stderr and "encoding [" not in stderr  # no progress bar for 4 texts

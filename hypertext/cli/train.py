@@ -137,13 +137,7 @@ def _main(args, prog):
 
 
 def run(argv=None, prog=PROG):
-    """The console script: sets TensorFlow's environment up before anything imports it, then runs `main` (see
-    `hypertext.cli.runner.run_tool`)."""
-    # On TensorFlow, turn oneDNN on unless the user chose: this TF build leaves it off on CPUs without AVX-512, such as
-    # the 2-core AVX2 machine the project measures on, where it makes this model's train step about 19% faster
-    # (benchmarks/train_step.py, wordnet config, batch 32: 76.6 -> 61.9 ms). TF reads the variable when it is first
-    # imported. TF_ENABLE_ONEDNN_OPTS=0 opts out.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    """The console script (see `hypertext.cli.runner.run_tool`)."""
     return run_tool(parse_args, main, argv, prog)
 
 

@@ -34,7 +34,7 @@ class PerSampleConv1D(PerSampleConvBase):
       | fold | 18x | 30x | 4,172x | 1,907x | 1,935x |
 
       Unfold is the fastest for training on every backend and device measured, so `"auto"` always picks it. On
-      TensorFlow CPU, run with `TF_ENABLE_ONEDNN_OPTS=1` (`train.py` sets it unless you did): without oneDNN,
+      TensorFlow CPU, run with `TF_ENABLE_ONEDNN_OPTS=1` (every console script sets it unless you did): without oneDNN,
       TensorFlow's batched matmul kernel is the bottleneck, and the layer warns once when it runs there (no
       formulation from TensorFlow's ops measured under ~2x `Conv1D` on that path:
       `benchmarks/onednn_off_formulations.py`). TensorFlow turns oneDNN on by itself on CPUs with AVX-512 VNNI/BF16.

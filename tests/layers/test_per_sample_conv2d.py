@@ -1,4 +1,8 @@
 import itertools
+import os
+import subprocess
+import sys
+import textwrap
 
 import keras
 import numpy as np
@@ -11,6 +15,8 @@ from tests.layers.gradient_checks import numeric_gradients
 from tests.conftest import backend
 from tests.grids import grid
 from tests.layer_checks import run_layer_checks
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 GRID = list(itertools.product(["valid", "same"], [(1, 1), (2, 1), (2, 3)], [(1, 1), (1, 2), (2, 2)],
                               [(1, 1), (3, 2), (3, 3)]))
@@ -35,6 +41,41 @@ def test_matches_float64_reference_on_full_grid(implementation, rng):
         assert got.shape == want.shape, case
         assert layer.compute_output_shape(x.shape, kernel.shape, bias.shape) == want.shape
         np.testing.assert_allclose(got, want, atol=1e-4, err_msg=case)
+
+
+@pytest.mark.backends("tensorflow")
+def test_every_implementation_on_tensorflows_own_cpu_kernels(rng, tmp_path):
+    """With oneDNN off (TensorFlow's default on CPUs without AVX-512), TensorFlow's own kernels have limits of their
+    own (its depthwise conv refuses unequal strides): every implementation, on every case with unequal strides or a
+    dilation, in a process with `TF_ENABLE_ONEDNN_OPTS=0`, against the float64 reference."""
+    cases = [c for c in GRID if len(set(c[1])) > 1 or c[2] != (1, 1)]
+    arrays = {}
+    for i, (padding, strides, dilation, kernel_shape) in enumerate(cases):
+        arrays.update(zip((f"x{i}", f"k{i}", f"b{i}"), _random_case(rng, kernel_shape=kernel_shape)))
+    np.savez(tmp_path / "in.npz", **arrays)
+    script = textwrap.dedent(f"""
+        import numpy as np, keras
+        from hypertext.layers import PerSampleConv2D, slow_path
+        assert slow_path.onednn_off_on_tf_cpu()
+        a, out = np.load({str(tmp_path / "in.npz")!r}), {{}}
+        for i, (padding, strides, dilation, _) in enumerate({cases!r}):
+            for impl in ("unfold", "loop", "fold", "grouped"):
+                layer = PerSampleConv2D(strides, padding, dilation, impl)
+                out[f"{{impl}}{{i}}"] = keras.ops.convert_to_numpy(layer(a[f"x{{i}}"], a[f"k{{i}}"], a[f"b{{i}}"]))
+        np.savez({str(tmp_path / "out.npz")!r}, **out)
+    """)
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": ROOT, "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = np.load(tmp_path / "out.npz")
+    assert len(got.files) == 4 * len(cases) >= 4 * 20
+    for i, (padding, strides, dilation, _) in enumerate(cases):
+        want = references.per_sample_conv2d(arrays[f"x{i}"], arrays[f"k{i}"], arrays[f"b{i}"], strides, padding,
+                                            dilation)
+        for impl in ("unfold", "loop", "fold", "grouped"):
+            np.testing.assert_allclose(got[f"{impl}{i}"], want, atol=1e-4, err_msg=f"{impl} {cases[i]}")
 
 
 @pytest.mark.parametrize("padding,strides,dilation", [("same", 1, 1), ("same", 2, 1), ("valid", (2, 1), 1),
