@@ -37,6 +37,15 @@ HOME_BACKEND = "tensorflow"
 BACKEND_DEPENDENT_DIRS = ("layers", "models")
 THOROUGH = os.environ.get("HYPERTEXT_THOROUGH") == "1"
 
+# The slowest files (per-file times of CI runs on a 2-core AMD EPYC, 2026-12-03), which pytest-xdist workers start
+# with: `--dist loadfile` hands files out in collection order, so a slow file collected last would run alone at the
+# end while the other workers idle.
+SLOW_FILES = [
+    "test_every_preset.py", "test_reliability.py", "test_tf_free.py", "models/test_autoencoder_task.py",
+    "models/test_text_autoencoder.py", "models/test_hypertext_backbone.py", "training/test_distribution.py",
+    "test_cli_flags.py", "training/test_trainer.py", "test_pretrained.py", "test_cli.py", "test_export.py",
+    "layers/test_per_sample_conv1d_transpose.py", "models/test_padding_invariance.py", "models/test_decoding.py",
+]
 # The skip reasons a run may report (regular expressions, matched against the start of the reason). Each says when it
 # is right. Keep this list short: a skip that hides a gap is a defect.
 ALLOWED_SKIPS = [
@@ -106,7 +115,10 @@ def pytest_collection_modifyitems(config, items):
             keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the slowest files first (a stable sort)
+        rank = {name: i for i, name in enumerate(SLOW_FILES)}
+        keep.sort(key=lambda item: rank.get("/".join(_relative_parts(item)), len(rank)))
+    items[:] = keep
 
 
 def disallowed_skips(reasons, allowed=ALLOWED_SKIPS):
