@@ -48,7 +48,8 @@ def parse_args(argv=None, prog=PROG):
                    help="override any field of hypertext/configs/ (model, training or objective config), e.g. "
                         "--set latent_dim=512 (repeatable)")
     p.add_argument("--mixed-precision", action="store_true", help="float16 (TF) / bfloat16 (JAX, torch) compute")
-    p.add_argument("--jit", action="store_true", help="compile the train step with XLA (jit_compile=True)")
+    p.add_argument("--jit", action="store_true",
+                   help="compile the train step with XLA on every backend (jit_compile=True); by default only JAX jits")
     p.add_argument("--distribute", default="none", choices=["none", "mirrored", "multi-worker"],
                    help="none: one device; mirrored: data parallel over this machine's devices (TF or JAX); "
                         "multi-worker: several processes or machines (JAX), from Keras' KERAS_DISTRIBUTION_* "
@@ -101,7 +102,7 @@ def _main(args, prog):
                                          args.set)
         start = time.time()
         best = training.train(corpus, args.output, config, text_key=text_key, resume=args.resume,
-                              jit_compile=args.jit, mixed_precision=args.mixed_precision,
+                              jit_compile=True if args.jit else "auto", mixed_precision=args.mixed_precision,
                               encoding_errors=args.encoding_errors, verbose=args.verbose,
                               distribute=args.distribute, cpu_devices=args.cpu_devices,
                               init_from=args.init_from)

@@ -78,8 +78,8 @@ class AutoencoderTask(keras.Model):
             objective.build((None, self.config.latent_dim))
         self.built = True
 
-    def compile_for_training(self, optimizer, jit_compile=False):
-        """`compile` with the reconstruction loss and metric."""
+    def compile_for_training(self, optimizer, jit_compile="auto"):
+        """`compile` with the reconstruction loss and metric (`jit_compile`: Keras', `"auto"` jits on JAX)."""
         self.compile(optimizer=optimizer, loss=reconstruction_loss(), weighted_metrics=reconstruction_metrics(),
                      jit_compile=jit_compile)
         return self
