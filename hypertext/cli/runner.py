@@ -61,9 +61,9 @@ def run_tool(parse_args, main, argv=None, prog=None):
     then returns `main(argv, prog)`, the exit code.
 
     This TensorFlow build leaves oneDNN off on CPUs without AVX-512 (such as the 2-core AVX2 AMD machines the project
-    measures on), where the per-sample convs run about 2.5x a shared conv and the `wordnet` train step is about 19%
-    slower (benchmarks/train_step.py, batch 32: 76.6 -> 61.9 ms with oneDNN on); TensorFlow reads the variable when it
-    is first imported. So every tool runs at the faster setting, and none prints the layers' slow-path warning.
+    measures on), where the per-sample convs run about 2.5x a shared conv; oneDNN makes the `wordnet` train step about
+    19% faster there (benchmarks/train_step.py, batch 32: 76.6 -> 61.9 ms). TensorFlow reads the variable when it is
+    first imported. So every tool runs at the faster setting, and none prints the layers' slow-path warning.
     """
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     if not parse_args(argv, prog).tf_logs:

@@ -224,7 +224,8 @@ def _train(corpus, output, config, text_key, resume, jit_compile, mixed_precisio
         if dist.is_chief:
             write_json_atomically(os.path.join(output, CONFIG_FILE), {
                 "corpus": corpus, "text_key": text_key, "backend": keras.backend.backend(), "strategy": dist.strategy,
-                "num_replicas": dist.num_replicas, "num_processes": dist.num_processes, "jit_compile": model.jit_compile,
+                "num_replicas": dist.num_replicas, "num_processes": dist.num_processes,
+                "jit_compile": model.jit_compile,
                 "mixed_precision": mixed_precision, **config.to_dict()})
             write_history_csv(history_csv, history)  # drops rows of epochs that the backup does not hold
             callbacks += [
