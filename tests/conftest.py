@@ -36,10 +36,12 @@ HOME_BACKEND = "tensorflow"
 # Folders whose tests are all backend-dependent (paths relative to tests/).
 BACKEND_DEPENDENT_DIRS = ("layers", "models")
 THOROUGH = os.environ.get("HYPERTEXT_THOROUGH") == "1"
+SLOW_FIRST = os.environ.get("HYPERTEXT_SLOW_FIRST") == "1"
 
 # The slowest files (per-file times of CI runs on a 2-core AMD EPYC, 2026-12-03), which pytest-xdist workers start
-# with: `--dist loadfile` hands files out in collection order, so a slow file collected last would run alone at the
-# end while the other workers idle.
+# with when HYPERTEXT_SLOW_FIRST=1 (.ci/tf_free sets it): `--dist loadfile` hands files out in collection order, so a
+# slow file collected last would run alone at the end while the other worker idles. Not in the TensorFlow leg: there,
+# with three workers, the heavy files side by side made it slower (868 s in collection order, 959 s slowest first).
 SLOW_FILES = [
     "test_every_preset.py", "test_reliability.py", "test_tf_free.py", "models/test_autoencoder_task.py",
     "models/test_text_autoencoder.py", "models/test_hypertext_backbone.py", "training/test_distribution.py",
@@ -115,7 +117,7 @@ def pytest_collection_modifyitems(config, items):
             keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the slowest files first (a stable sort)
+    if hasattr(config, "workerinput") and SLOW_FIRST:  # a pytest-xdist worker: the slowest files first (stable)
         rank = {name: i for i, name in enumerate(SLOW_FILES)}
         keep.sort(key=lambda item: rank.get("/".join(_relative_parts(item)), len(rank)))
     items[:] = keep

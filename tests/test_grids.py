@@ -24,6 +24,7 @@ def test_a_pairwise_cover_keeps_every_pair_of_values_and_is_a_smaller_subset():
 
 def test_the_whole_grid_on_tensorflow_a_cover_elsewhere(monkeypatch):
     grid = test_per_sample_conv1d.GRID
+    monkeypatch.setattr(grids, "FULL", False)  # the fast mode's grids, in either mode
     assert grids.grid(grid, backend="tensorflow") == grid
     assert grids.grid(grid, backend="jax") == grids.pairwise_cover(grid) != grid
     monkeypatch.setattr(grids, "FULL", True)

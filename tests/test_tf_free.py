@@ -1,7 +1,7 @@
 """Without TensorFlow: a subprocess where `import tensorflow` (and tensorflow_datasets) fails, on JAX (or PyTorch),
-runs the layers, the model, the tokenizer, `hypertext.load` / `encode` / `reconstruct` on the shipped preset, and
-`train.py` on a local file, streamed. CI also runs the layer and model tests in a virtual environment that has no
-TensorFlow at all (.ci/run)."""
+runs `train.py`'s main on a local file, streamed (a new tokenizer, the tiny model, its checkpoint and metrics). CI
+runs it in a virtual environment that has no TensorFlow at all (.ci/tf_free), beside the layer and model tests and
+tests/test_pretrained.py, which load the shipped preset there and encode and reconstruct with it."""
 
 import json
 import os
@@ -32,35 +32,16 @@ def run_without_tensorflow(code, tmp_path):
     return result.stdout
 
 
-def test_inference_and_training_without_tensorflow(tmp_path):
+def test_training_without_tensorflow(tmp_path):
     corpus = tmp_path / "corpus.txt"
     # Short texts, so that the few batch shapes compile quickly on JAX.
     corpus.write_text("\n".join(t for t in load_texts("wordnet", "train", kinds=("definition",))[:20000]
                                 if len(t) < 30)[:200_000] + "\n", encoding="utf-8")
     out = tmp_path / "run"
     stdout = run_without_tensorflow(f"""
-        import json
-        import numpy as np
-        import keras
-        import hypertext
-        from hypertext.layers import HyperConv1D, PerSampleConv1D
-        from hypertext.tokenizers import SentencePieceTokenizer
-        from hypertext.data import corpus_data as inputs
+        import sys
 
-        model = hypertext.load("wordnet")
-        texts = ["a small domesticated carnivore", "the act of running"]
-        z, vectors = model.encode_latent(texts), model.encode(texts)
-        assert z.shape == (2, model.config.latent_dim) and np.isfinite(z).all()
-        assert vectors.shape == (2, model.embedding_dim) and np.isfinite(vectors).all()
-        assert model.reconstruct(texts) == texts, model.reconstruct(texts)
-        tokenizer = SentencePieceTokenizer.from_texts(texts * 200, vocab_size=300)
-        assert tokenizer.decode(tokenizer.encode(["a small cat"])) == ["a small cat"]
-        x = np.random.default_rng(0).normal(size=(2, 8, 4)).astype("float32")
-        kernels = np.random.default_rng(1).normal(size=(2, 5, 3, 4)).astype("float32")  # (batch, out, k, in)
-        expected = np.stack([sum(x[:, k:k + 6].astype("float64") @ kernels[b, :, k].T.astype("float64")
-                                 for k in range(3))[b] for b in range(2)])
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(PerSampleConv1D()(x, kernels)), expected, atol=1e-4)
-        assert tuple(HyperConv1D(6, 3, padding="same")(x, np.ones((2, 7), "float32")).shape) == (2, 8, 6)
+        from hypertext.data import corpus_data as inputs
 
         inputs.IN_MEMORY_TEXTS = 100  # stream this small file, as a large one would be
         from hypertext.cli.train import main

@@ -152,14 +152,18 @@ class TextAutoencoder(keras.Model):
 
     def _compiled(self, name, fn):
         """`fn` compiled once per model for inference: on TensorFlow a `tf.function` (it reads the variables at every
-        call, and relaxes to an unknown batch and length after a few shapes); on JAX and PyTorch `fn` itself, run
-        eagerly, since a jitted closure would freeze the weights it read."""
+        call, and relaxes to an unknown batch and length after a few shapes); on JAX a `jax.jit` of `fn` made
+        stateless (the model's variables are an argument, read at every call, so new weights are seen, never frozen
+        into the compiled function; one compile per batch shape); on PyTorch `fn` itself, run eagerly."""
         cache = self.__dict__.setdefault("_inference_functions", {})  # not a tracked Keras attribute
         if name not in cache:
-            if keras.backend.backend() == "tensorflow":
+            backend = keras.backend.backend()
+            if backend == "tensorflow":
                 import tensorflow as tf
 
                 fn = tf.function(fn, reduce_retracing=True)
+            elif backend == "jax":
+                fn = _stateless_jit(fn, self.variables)
             cache[name] = fn
         return cache[name]
 
@@ -331,3 +335,17 @@ class TextAutoencoder(keras.Model):
         # (A checkpoint written before the split has `config` (a flat config) instead of `backbone`: it builds a
         # backbone from it; `hypertext.saving.load` then maps its weights, see hypertext.saving.legacy.)
         return cls(**config)
+
+
+def _stateless_jit(fn, variables):
+    """`fn(*args)` as one `jax.jit` function that takes the current values of `variables` at each call (Keras'
+    `StatelessScope` maps each variable to its traced value), so the compiled function never holds stale weights."""
+    import jax
+
+    def pure(values, *args):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return fn(*args)
+
+    jitted = jax.jit(pure)
+    return lambda *args: jitted([v.value for v in variables], *args)
+

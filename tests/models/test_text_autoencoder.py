@@ -129,6 +129,22 @@ def test_text_api(tiny_config, tiny_tokenizer, corpus):
         model.encode(["short", "a much longer text " * 20])
 
 
+def test_compiled_inference_reads_the_current_weights(tiny_config, tiny_tokenizer, corpus):
+    """`encode`, `encode_latent` and `decode` run compiled (tf.function on TF, a stateless jax.jit on JAX): after the
+    weights change, they give the new model's outputs, those of the eager backbone call, not the first call's."""
+    model = text_model(tiny_config, tiny_tokenizer)
+    texts = corpus[:4]
+    ids = model.preprocessor.texts_to_ids(texts)
+    before = model.encode_latent(texts)
+    for w in model.backbone.weights:
+        w.assign(keras.ops.convert_to_numpy(w) * 1.5 + 0.01)
+    after = model.encode_latent(texts)
+    assert np.abs(after - before).max() > 1e-2
+    np.testing.assert_allclose(after, keras.ops.convert_to_numpy(model.backbone.encode_ids(ids)), atol=1e-5)
+    logits = keras.ops.convert_to_numpy(model.backbone.decode_latent(after))
+    assert model.decode(after) == model.tokenizer.decode(logits.argmax(-1))
+
+
 def test_text_api_errors(tiny_config, tiny_tokenizer):
     model = text_model(tiny_config, tiny_tokenizer)
     with pytest.raises(ValueError, match=r"^`decode` reads latents z of shape \(N, 16\), as `encode_latent\(texts\)` "
