@@ -348,4 +348,3 @@ def _stateless_jit(fn, variables):
 
     jitted = jax.jit(pure)
     return lambda *args: jitted([v.value for v in variables], *args)
-
