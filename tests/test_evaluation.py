@@ -9,6 +9,7 @@ from hypertext import evaluation
 from hypertext.configs import get_config
 from hypertext.data import load_texts
 from hypertext.layers import KernelGenerator
+from hypertext.lengths import pad_batch
 from hypertext.models import TextAutoencoder
 from hypertext.tokenizers import SentencePieceTokenizer
 
@@ -93,10 +94,25 @@ def test_noise_retrieval_known_answers(model, texts):
 def test_context_ablation(texts):
     tokenizer = SentencePieceTokenizer.from_texts(load_texts("wordnet", "validation")[:3000], vocab_size=800)
     config = get_config("tiny").replace(vocab_size=800, max_length=16, num_stages=1)
+    keras.utils.set_random_seed(0)
     model = TextAutoencoder(config, tokenizer)
     model.build()
     result = evaluation.context_ablation(model, texts[:200])
     assert set(result) == {"token_accuracy", "token_accuracy_mean_context"}
+    # The two numbers, counted here for one batch of texts of one length: each sample's own context, then the
+    # batch's mean context for all.
+    chosen = [(t, p + [3]) for t, p in zip(texts[:200], tokenizer.encode(texts[:200])) if 8 <= len(p) <= 11][:40]
+    ids = pad_batch([p for _, p in chosen], 12)
+    z = model.backbone.encode_ids(ids)
+    context = keras.ops.convert_to_numpy(model.backbone.latent_context(z))
+    mask = ids != 0
+    expected = {}
+    for name, c in (("token_accuracy", context), ("token_accuracy_mean_context",
+                                                  np.broadcast_to(context.mean(0, keepdims=True), context.shape))):
+        logits = keras.ops.convert_to_numpy(model.backbone.decode_latent(z, length=12, context=c))
+        expected[name] = round(float((logits.argmax(-1) == ids)[mask].sum() / mask.sum()), 5)
+    assert evaluation.context_ablation(model, [t for t, _ in chosen]) == expected
+    assert expected["token_accuracy"] != expected["token_accuracy_mean_context"], expected  # the ablation ablates
     # Not degenerate: a model that writes eos everywhere, whatever its context, is right exactly at each text's eos
     # (texts read up to max_length pieces, eos included), on both sides.
     bias = model.backbone.output_bias

@@ -44,3 +44,20 @@ def test_latent_report_of_a_tiny_fitted_model(corpus, tiny_config, tiny_tokenize
     for share in (0.0, 0.3):
         decoded = model.decode(noisy_latents(z, share, seed=0) if share else z)
         assert report["noise_bleu"][str(share)] == round(sacrebleu.corpus_bleu(decoded, [held_out]).score, 2)
+    # The tiny model's BLEU is near 0 with or without noise, so the curve's inputs are checked too: each share's
+    # decode reads z plus exactly noisy_latents' noise (z itself at share 0).
+    read = []
+    decode = model.decode
+    model.decode = lambda latents, **kwargs: read.append(np.array(latents)) or decode(latents, **kwargs)
+    try:
+        curve = latent_evaluation.noise_curve(model, held_out, seed=0)
+    finally:
+        del model.decode
+    assert list(curve) == [0.0, 0.1, 0.3, 0.5] and len(read) == 4
+    for share, latents in zip(curve, read):
+        np.testing.assert_allclose(latents, noisy_latents(z, share, seed=0) if share else z, rtol=0, atol=1e-5)
+        moved = np.linalg.norm(latents - z, axis=1) / np.linalg.norm(z, axis=1)
+        np.testing.assert_allclose(moved, share, rtol=1e-3, atol=1e-6)
+    # Novelty counts the samples found among the training texts (not among the held-out ones)
+    seen = latent_evaluation.latent_report(model, held_out, corpus[:200] + drawn[:4], samples=8, pairs=5)
+    assert seen["sample_novelty"] == round(np.mean([t not in set(corpus[:200] + drawn[:4]) for t in drawn]), 4) <= 0.5

@@ -112,6 +112,12 @@ def test_pooling_is_one_explicit_choice(pooling, pool_heads, layer, tiny_config,
     # Each row is pooled on its own: a row alone gives its z in the batch; changing a real token moves its row only.
     np.testing.assert_allclose(keras.ops.convert_to_numpy(backbone.encode_ids(ids[2:3])), z[2:3], rtol=1e-4,
                                atol=1e-4)
+    # ...and its pads are not read: row 2 (3 real tokens) alone at 4 positions and at 16 gives its z of 8 positions
+    for length in (4, 16):
+        alone = np.zeros((1, length), "int32")
+        alone[0, :3] = ids[2, :3]
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(backbone.encode_ids(alone)), z[2:3], rtol=1e-4,
+                                   atol=1e-4, err_msg=f"{pooling} pooling reads the pads (length {length})")
     changed = ids.copy()
     changed[2, 1] = 101
     moved = keras.ops.convert_to_numpy(backbone.encode_ids(changed))
