@@ -6,6 +6,7 @@ Every test runs the real `train.py` / `evaluate.py` (as subprocesses where a pro
 import errno
 import hashlib
 import json
+import math
 import os
 import re
 import random
@@ -14,7 +15,9 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -24,6 +27,8 @@ import hypertext
 from hypertext import training
 from hypertext.training import fs
 from hypertext.data import wordnet
+from hypertext.lengths import bucket_lengths
+from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
 from tests.conftest import history_epochs, write_corpus_file
 from tests.test_cli import ROOT, run
 
@@ -163,6 +168,41 @@ def _wait_for(path, process, timeout=300):
         time.sleep(0.05)
 
 
+def _within(seconds, what, fn, *args):
+    """`fn(*args)`, failing the test when it has not returned after `seconds` (the project has no pytest-timeout):
+    by SIGALRM in the main thread, where pytest and its xdist workers run tests (the handler's `pytest.fail` is not
+    an `Exception`, so it ends a blocking system call and gets through the scripts' `except` clauses), else by
+    joining a daemon thread."""
+    message = f"{what} had not returned after {seconds} s"
+    if threading.current_thread() is threading.main_thread():
+        def expired(signum, frame):
+            pytest.fail(message, pytrace=False)
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.alarm(seconds)
+        try:
+            return fn(*args)
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as e:  # re-raised in the test's thread
+            outcome["error"] = e
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(message, pytrace=False)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def test_a_second_writer_is_refused_and_a_torn_backup_is_skipped(corpus, tmp_path, capsys):
     """The two-writer race, then a torn newest backup (its largest file cut to half) and no verified backup left."""
     out, epochs = str(tmp_path / "run"), 4
@@ -173,13 +213,18 @@ def test_a_second_writer_is_refused_and_a_torn_backup_is_skipped(corpus, tmp_pat
     _wait_for(os.path.join(out, "config.json"), first)
     # The first writer is stopped (SIGSTOP) while the second one tries: it holds the run folder and cannot finish in
     # the meantime on however fast a machine, and a second writer that waited for the folder instead of being refused
-    # would wait forever (run's timeout fails the test).
+    # would wait forever: `_within` fails the test after 60 s instead (and the first writer is killed).
     first.send_signal(signal.SIGSTOP)
     try:
         started = time.time()
-        second = run("train.py", "--output", out, "--resume", "--verbose", "0")
+        second = _within(60, "the second writer (waiting for the run folder instead of being refused?)", run,
+                         "train.py", "--output", out, "--resume", "--verbose", "0")
         refused_after = time.time() - started
         assert first.poll() is None
+    except BaseException:
+        first.kill()
+        first.wait()
+        raise
     finally:
         first.send_signal(signal.SIGCONT)
     lines = second.stderr.strip().splitlines()
@@ -353,8 +398,6 @@ def test_junk_corpus_trains_and_junk_text_encodes(corpus, tmp_path):
     with pytest.warns(UserWarning, match=r"\d of 8 texts were longer than max_length=32 tokens"):
         z = model.encode(texts)
     assert z.shape == (len(texts), 24) and np.isfinite(z).all()
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         restored = model.reconstruct(texts)  # the 1 MB line window by window: no warning, nothing cut
@@ -367,6 +410,37 @@ def test_junk_corpus_trains_and_junk_text_encodes(corpus, tmp_path):
     # Byte fallback: whatever the model writes back, the tokenizer round-trips the junk itself exactly.
     ids = model.tokenizer.encode(JUNK[2:3])
     assert model.tokenizer.decode(ids) == [JUNK[2]]
+
+    # Vectors, whatever the tiny model learnt: each text's row of the batch is its vector alone, in input order (the
+    # texts span three length buckets, so results given back bucket by bucket would be out of order) ...
+    pieces = model.preprocessor.tokenize(texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the 1 MB line's truncation warning, checked above
+        alone = np.concatenate([model.encode([t]) for t in texts])
+    np.testing.assert_allclose(z, alone, rtol=0, atol=1e-5, err_msg="encode(batch) != encode of each text alone")
+    # ... and texts with different ids have different vectors (so the comparison above can see a reordering).
+    for i, j in ((i, j) for i in range(len(texts)) for j in range(i) if pieces[i] != pieces[j]):
+        assert np.abs(z[i] - z[j]).max() > 1e-4, (texts[i][:40], texts[j][:40])
+
+    # The 1 MB line is reconstructed window by window, all of it. With eos made impossible to write, every window
+    # writes its whole bucket (whatever the training gave), so the output's length counts the windows that were run.
+    long, window = pieces[4], model.preprocessor.check_window(None)
+    windows, owner = model.preprocessor.windows([long])
+    assert len(windows) == math.ceil(len(long) / window) and owner == [0] * len(windows)
+    assert [p for w in windows for p in w[:-1]] == list(long)  # consecutive, nothing left out
+    bias = model.backbone.output_bias  # the tiny config ties the embeddings: the logits' bias
+    never_eos = keras.ops.convert_to_numpy(bias).copy()
+    never_eos[EOS_ID] = -1e9
+    bias.assign(never_eos)
+    buckets = bucket_lengths(model.config.max_length, model.length_multiple)
+    written = model.reconstruct_pieces([long], batch_size=4096)[0]
+    assert len(written) == sum(min(b for b in buckets if b >= len(w)) for w in windows), (
+        f"the 1 MB line ({len(long):,} pieces, {len(windows):,} windows) came back as {len(written):,} pieces")
+    # The windows' outputs are joined in order: a text of 5 windows gives what its windows give one by one.
+    short = long[:4 * window + 7]
+    parts = [w[:-1] for w in model.preprocessor.windows([short])[0]]
+    assert len(parts) == 5 and model.reconstruct_pieces([short])[0] == [
+        p for part in model.reconstruct_pieces(parts) for p in part]
 
 
 # ---- 5. corrupt and foreign checkpoints through evaluate.py -----------------------------------------------------------
