@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import warnings
 
@@ -27,7 +26,7 @@ import hypertext
 from hypertext import training
 from hypertext.training import fs
 from hypertext.data import wordnet
-from hypertext.lengths import bucket_lengths
+from hypertext.lengths import group_by_length
 from hypertext.tokenizers.sentencepiece_tokenizer import EOS_ID
 from tests.conftest import history_epochs, write_corpus_file
 from tests.test_cli import ROOT, run
@@ -169,38 +168,19 @@ def _wait_for(path, process, timeout=300):
 
 
 def _within(seconds, what, fn, *args):
-    """`fn(*args)`, failing the test when it has not returned after `seconds` (the project has no pytest-timeout):
-    by SIGALRM in the main thread, where pytest and its xdist workers run tests (the handler's `pytest.fail` is not
-    an `Exception`, so it ends a blocking system call and gets through the scripts' `except` clauses), else by
-    joining a daemon thread."""
-    message = f"{what} had not returned after {seconds} s"
-    if threading.current_thread() is threading.main_thread():
-        def expired(signum, frame):
-            pytest.fail(message, pytrace=False)
+    """`fn(*args)`, failing the test when it has not returned after `seconds` (the project has no pytest-timeout),
+    by SIGALRM: pytest and its xdist workers run tests in the main thread. The handler's `pytest.fail` is not an
+    `Exception`, so it ends a blocking system call and gets through the scripts' `except` clauses."""
+    def expired(signum, frame):
+        pytest.fail(f"{what} had not returned after {seconds} s", pytrace=False)
 
-        previous = signal.signal(signal.SIGALRM, expired)
-        signal.alarm(seconds)
-        try:
-            return fn(*args)
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = fn(*args)
-        except BaseException as e:  # re-raised in the test's thread
-            outcome["error"] = e
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        pytest.fail(message, pytrace=False)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        return fn(*args)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_a_second_writer_is_refused_and_a_torn_backup_is_skipped(corpus, tmp_path, capsys):
@@ -432,9 +412,9 @@ def test_junk_corpus_trains_and_junk_text_encodes(corpus, tmp_path):
     never_eos = keras.ops.convert_to_numpy(bias).copy()
     never_eos[EOS_ID] = -1e9
     bias.assign(never_eos)
-    buckets = bucket_lengths(model.config.max_length, model.length_multiple)
     written = model.reconstruct_pieces([long], batch_size=4096)[0]
-    assert len(written) == sum(min(b for b in buckets if b >= len(w)) for w in windows), (
+    padded = group_by_length([len(w) for w in windows], 4096, model.length_multiple, model.config.max_length)
+    assert len(written) == sum(length * len(indices) for indices, length in padded), (
         f"the 1 MB line ({len(long):,} pieces, {len(windows):,} windows) came back as {len(written):,} pieces")
     # The windows' outputs are joined in order: a text of 5 windows gives what its windows give one by one.
     short = long[:4 * window + 7]
